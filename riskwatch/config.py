@@ -1,0 +1,419 @@
+"""The only reader of ``config/``: loads the TOML files once into frozen, validated settings.
+
+Errors name the file and the key (``ConfigError``). Functions elsewhere receive the section they
+need (``RegionTree``, ``Taxonomy``, ``SourceMapping`` ...), never the whole ``Settings``.
+
+Where the configuration lives: ``--config DIR`` on the command line, else the environment variable
+``RISKWATCH_CONFIG``, else the ``config/`` folder beside the package (the demo city).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from riskwatch.schema import (
+    UNCLASSIFIED,
+    Channel,
+    ConfigError,
+    Level,
+    RegionLevel,
+    Satisfaction,
+    Status,
+)
+
+CONFIG_ENV = "RISKWATCH_CONFIG"
+DATABASE_ENV = "RISKWATCH_DATABASE_URL"
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_DATABASE_URL = "sqlite:///var/riskwatch.db"
+
+CASE_FIELDS = (
+    "source_id", "channel", "received_at", "registered_at", "due_at", "closed_at", "updated_at",
+    "category", "category_l1", "category_l2", "region_code", "region_district", "region_township",
+    "region_community", "region_grid", "level", "headcount", "is_group", "handling_unit", "status",
+    "resolved", "satisfaction", "returned_count", "urgency", "content", "summary",
+)
+PARTY_FIELDS = ("name", "id_number", "phone", "address", "account_id", "co_parties")
+VALUE_MAPS: dict[str, type | None] = {
+    "channel": Channel, "status": Status, "satisfaction": Satisfaction, "level": Level,
+    "resolved": None, "is_group": None,
+}
+
+
+# --- sections ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: RegionLevel
+    parent: str  # "" for the city
+
+
+@dataclass(frozen=True)
+class RegionTree:
+    """The region tree, keyed by code; ``root`` is the city."""
+
+    regions: Mapping[str, Region]
+    root: str
+
+    def children(self, code: str) -> list[Region]:
+        return [r for r in self.regions.values() if r.parent == code]
+
+    def at_level(self, level: RegionLevel) -> list[Region]:
+        return [r for r in self.regions.values() if r.level == level]
+
+    def ancestors(self, code: str) -> list[str]:
+        """Codes from ``code`` up to the root, ``code`` first."""
+        out = []
+        while code:
+            out.append(code)
+            code = self.regions[code].parent
+        return out
+
+    def ancestor_at(self, code: str, level: RegionLevel) -> str | None:
+        for c in self.ancestors(code):
+            if self.regions[c].level == level:
+                return c
+        return None
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    parent: str  # "" for a top-level category
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Two-level category tree; ``UNCLASSIFIED`` ("99", 未分类) always exists."""
+
+    categories: Mapping[str, Category]
+
+    def top_level(self) -> list[Category]:
+        return [c for c in self.categories.values() if not c.parent]
+
+    def leaves(self) -> list[Category]:
+        parents = {c.parent for c in self.categories.values()}
+        return [c for c in self.categories.values() if c.parent or c.code not in parents]
+
+    def label(self, code: str) -> str:
+        """``劳动社保›欠薪`` for a leaf, ``劳动社保`` for a top-level code."""
+        c = self.categories[code]
+        return f"{self.categories[c.parent].name}›{c.name}" if c.parent else c.name
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: str
+    name: str
+    title: str
+    role: str  # county_leader | township_leader | grid_worker
+    region: str
+    phone: str
+    cap: int
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class HotlineSla:
+    urgency: str
+    limit: int
+    unit: str  # hours | working_days
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    register_days: int
+    conclude_days: int
+    extension_max_days: int
+    review_request_days: int
+    review_answer_days: int
+    roll_to_working_day: bool
+    hotline_default_urgency: str
+    hotline_slas: tuple[HotlineSla, ...]
+
+
+@dataclass(frozen=True)
+class SensitivePeriod:
+    id: str
+    name: str
+    kind: str  # fixed | lunar | range
+    start: str  # "MM-DD" (solar or lunar), "" for kind=range
+    days: int
+    lead_days: int
+    offset_days: int = 0
+    overrides: tuple[tuple[date, date], ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """How one source's export headers and values map to the canonical fields."""
+
+    name: str
+    label: str
+    default_channel: Channel
+    kind: str  # hotline | petition
+    fields: Mapping[str, tuple[str, ...]]
+    party: Mapping[str, tuple[str, ...]]
+    values: Mapping[str, Mapping[str, Any]]
+    file: str
+
+
+@dataclass(frozen=True)
+class GroupRules:
+    min_headcount: int
+    max_representatives: int
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    chunk_rows: int
+    max_field_chars: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    city_name: str
+    timezone: str
+    regions: RegionTree
+    taxonomy: Taxonomy
+    staff: tuple[StaffMember, ...]
+    deadlines: Deadlines
+    periods: tuple[SensitivePeriod, ...]
+    mappings: Mapping[str, SourceMapping]
+    group: GroupRules
+    ingest: IngestSettings = field(default_factory=lambda: IngestSettings(50000, 20000))
+
+
+# --- loading ----------------------------------------------------------------------------------
+def resolve_config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``explicit`` if given, else ``$RISKWATCH_CONFIG``, else the bundled demo city."""
+    chosen = explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_DIR
+    return Path(chosen)
+
+
+def resolve_database_url(explicit: str | None = None) -> str:
+    """``explicit`` if given, else ``$RISKWATCH_DATABASE_URL``, else a SQLite file under ``var/``."""
+    return explicit or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(str(path), "-", "file not found")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from exc
+
+
+def _get(doc: Mapping[str, Any], key: str, file: Path, kind: type | tuple[type, ...], where: str = "") -> Any:
+    full = f"{where}.{key}" if where else key
+    if key not in doc:
+        raise ConfigError(str(file), full, "missing")
+    value = doc[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ConfigError(str(file), full, f"expected {name}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def load_regions(path: Path) -> RegionTree:
+    doc = _read(path)
+    regions: dict[str, Region] = {}
+    for i, item in enumerate(_get(doc, "regions", path, list)):
+        where = f"regions[{i}]"
+        code = _get(item, "code", path, str, where)
+        try:
+            level = RegionLevel(_get(item, "level", path, str, where))
+        except ValueError as exc:
+            raise ConfigError(str(path), f"{where}.level", f"unknown level {item['level']!r}") from exc
+        if code in regions:
+            raise ConfigError(str(path), f"{where}.code", f"duplicate region code {code}")
+        regions[code] = Region(code, _get(item, "name", path, str, where), level,
+                               _get(item, "parent", path, str, where))
+    roots = [r.code for r in regions.values() if not r.parent]
+    if len(roots) != 1:
+        raise ConfigError(str(path), "regions", f"expected exactly one root (parent = \"\"), found {roots}")
+    for r in regions.values():
+        if r.parent and r.parent not in regions:
+            raise ConfigError(str(path), f"regions[{r.code}].parent", f"unknown parent {r.parent}")
+    return RegionTree(regions, roots[0])
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    doc = _read(path)
+    cats: dict[str, Category] = {}
+    for i, top in enumerate(_get(doc, "category", path, list)):
+        where = f"category[{i}]"
+        code = _get(top, "code", path, str, where)
+        cats[code] = Category(code, _get(top, "name", path, str, where), "", tuple(top.get("aliases", ())))
+        for j, child in enumerate(top.get("children", [])):
+            cw = f"{where}.children[{j}]"
+            ccode = _get(child, "code", path, str, cw)
+            if ccode in cats:
+                raise ConfigError(str(path), f"{cw}.code", f"duplicate category code {ccode}")
+            cats[ccode] = Category(ccode, _get(child, "name", path, str, cw), code,
+                                   tuple(child.get("aliases", ())))
+    if UNCLASSIFIED not in cats:
+        cats[UNCLASSIFIED] = Category(UNCLASSIFIED, "未分类", "")
+    return Taxonomy(cats)
+
+
+def load_staff(path: Path, regions: RegionTree) -> tuple[StaffMember, ...]:
+    doc = _read(path)
+    out = []
+    for i, item in enumerate(_get(doc, "staff", path, list)):
+        where = f"staff[{i}]"
+        member = StaffMember(
+            id=_get(item, "id", path, str, where), name=_get(item, "name", path, str, where),
+            title=item.get("title", ""), role=_get(item, "role", path, str, where),
+            region=_get(item, "region", path, str, where), phone=item.get("phone", ""),
+            cap=_get(item, "cap", path, int, where), email=item.get("email", ""),
+        )
+        if member.role not in ("county_leader", "township_leader", "grid_worker"):
+            raise ConfigError(str(path), f"{where}.role", f"unknown role {member.role!r}")
+        if member.region not in regions.regions:
+            raise ConfigError(str(path), f"{where}.region", f"unknown region {member.region}")
+        out.append(member)
+    return tuple(out)
+
+
+def load_deadlines(path: Path) -> Deadlines:
+    doc = _read(path)
+    p = _get(doc, "petition", path, dict)
+    h = _get(doc, "hotline", path, dict)
+    slas = []
+    for i, s in enumerate(_get(h, "slas", path, list, "hotline")):
+        where = f"hotline.slas[{i}]"
+        unit = _get(s, "unit", path, str, where)
+        if unit not in ("hours", "working_days", "days"):
+            raise ConfigError(str(path), f"{where}.unit", f"unknown unit {unit!r}")
+        slas.append(HotlineSla(_get(s, "urgency", path, str, where), _get(s, "limit", path, int, where), unit))
+    return Deadlines(
+        register_days=_get(p, "register_days", path, int, "petition"),
+        conclude_days=_get(p, "conclude_days", path, int, "petition"),
+        extension_max_days=_get(p, "extension_max_days", path, int, "petition"),
+        review_request_days=_get(p, "review_request_days", path, int, "petition"),
+        review_answer_days=_get(p, "review_answer_days", path, int, "petition"),
+        roll_to_working_day=_get(p, "roll_to_working_day", path, bool, "petition"),
+        hotline_default_urgency=_get(h, "default_urgency", path, str, "hotline"),
+        hotline_slas=tuple(slas),
+    )
+
+
+def load_periods(path: Path) -> tuple[SensitivePeriod, ...]:
+    doc = _read(path)
+    overrides: dict[str, list[tuple[date, date]]] = {}
+    for i, o in enumerate(doc.get("override", [])):
+        where = f"override[{i}]"
+        try:
+            start = date.fromisoformat(_get(o, "start", path, str, where))
+            end = date.fromisoformat(_get(o, "end", path, str, where))
+        except ValueError as exc:
+            raise ConfigError(str(path), where, f"bad date: {exc}") from exc
+        overrides.setdefault(_get(o, "period", path, str, where), []).append((start, end))
+    out = []
+    for i, p in enumerate(_get(doc, "period", path, list)):
+        where = f"period[{i}]"
+        kind = _get(p, "kind", path, str, where)
+        if kind not in ("fixed", "lunar", "range"):
+            raise ConfigError(str(path), f"{where}.kind", f"unknown kind {kind!r}")
+        pid = _get(p, "id", path, str, where)
+        out.append(SensitivePeriod(
+            id=pid, name=_get(p, "name", path, str, where), kind=kind,
+            start=p.get("start", "") if kind != "range" else "",
+            days=_get(p, "days", path, int, where) if kind != "range" else 0,
+            lead_days=_get(p, "lead_days", path, int, where), offset_days=p.get("offset_days", 0),
+            overrides=tuple(sorted(overrides.pop(pid, []))),
+        ))
+    if overrides:
+        raise ConfigError(str(path), "override", f"unknown period(s): {', '.join(overrides)}")
+    return tuple(out)
+
+
+def load_mapping(path: Path) -> SourceMapping:
+    doc = _read(path)
+    src = _get(doc, "source", path, dict)
+    fields = _get(doc, "fields", path, dict)
+    party = doc.get("party", {})
+    for key in fields:
+        if key not in CASE_FIELDS:
+            raise ConfigError(str(path), f"fields.{key}", f"unknown field (known: {', '.join(CASE_FIELDS)})")
+    for key in party:
+        if key not in PARTY_FIELDS:
+            raise ConfigError(str(path), f"party.{key}", f"unknown field (known: {', '.join(PARTY_FIELDS)})")
+    for need in ("source_id", "received_at"):
+        if not fields.get(need):
+            raise ConfigError(str(path), f"fields.{need}", "required: list at least one header")
+    values = doc.get("values", {})
+    for vkey, table in values.items():
+        if vkey not in VALUE_MAPS:
+            raise ConfigError(str(path), f"values.{vkey}", "unknown value map")
+        enum = VALUE_MAPS[vkey]
+        for label, target in table.items():
+            if enum is None:
+                ok = isinstance(target, bool)
+            else:
+                ok = isinstance(target, str) and target in {e.value for e in enum}  # type: ignore[attr-defined]
+            if not ok:
+                raise ConfigError(str(path), f"values.{vkey}.{label}", f"invalid target {target!r}")
+    try:
+        channel = Channel(_get(src, "default_channel", path, str, "source"))
+    except ValueError as exc:
+        raise ConfigError(str(path), "source.default_channel", str(exc)) from exc
+    kind = _get(src, "kind", path, str, "source")
+    if kind not in ("hotline", "petition"):
+        raise ConfigError(str(path), "source.kind", f"expected hotline or petition, got {kind!r}")
+    return SourceMapping(
+        name=_get(src, "name", path, str, "source"), label=src.get("label", ""), default_channel=channel,
+        kind=kind, fields={k: tuple(v) for k, v in fields.items()},
+        party={k: tuple(v) for k, v in party.items()}, values=values, file=str(path),
+    )
+
+
+def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
+    """Load and validate every file of a configuration directory."""
+    root = resolve_config_dir(config_dir)
+    if not root.is_dir():
+        raise ConfigError(str(root), "-", "configuration directory not found")
+    base = _read(root / "settings.toml")
+    city = _get(base, "city", root / "settings.toml", dict)
+    group = _get(base, "group", root / "settings.toml", dict)
+    ing = base.get("ingest", {})
+    regions = load_regions(root / "regions.toml")
+    if city.get("code") and city["code"] != regions.root:
+        raise ConfigError(str(root / "settings.toml"), "city.code",
+                          f"{city['code']} is not the root of regions.toml ({regions.root})")
+    mappings = {}
+    for f in sorted((root / "mappings").glob("*.toml")):
+        m = load_mapping(f)
+        if m.name in mappings:
+            raise ConfigError(str(f), "source.name", f"duplicate source name {m.name}")
+        mappings[m.name] = m
+    return Settings(
+        config_dir=root,
+        city_name=_get(city, "name", root / "settings.toml", str, "city"),
+        timezone=city.get("timezone", "Asia/Shanghai"),
+        regions=regions,
+        taxonomy=load_taxonomy(root / "categories.toml"),
+        staff=load_staff(root / "staff.toml", regions),
+        deadlines=load_deadlines(root / "deadlines.toml"),
+        periods=load_periods(root / "calendar.toml"),
+        mappings=mappings,
+        group=GroupRules(
+            min_headcount=_get(group, "min_headcount", root / "settings.toml", int, "group"),
+            max_representatives=group.get("max_representatives", 5),
+            bands=tuple(group.get("bands", ())),
+        ),
+        ingest=IngestSettings(int(ing.get("chunk_rows", 50000)), int(ing.get("max_field_chars", 20000))),
+    )

@@ -1,0 +1,229 @@
+"""Frame column names, enumerations and error classes shared by every layer.
+
+Column names are defined once here; every frame that crosses a module boundary uses them.
+
+Clean case frame (one row per case, produced by ``ingest.normalize``), columns ``CASE_COLUMNS``:
+
+==================  ===========================================================================
+source              name of the mapping that read the row (``hotline_12345``, ``petition_register``)
+source_id           the source system's id of the case (工单编号 / 信访件编号), unique per source
+channel             a ``Channel`` value
+received_at         wall-clock time in Asia/Shanghai (naive ``datetime64``), never null
+registered_at       登记/受理 time, may be null
+due_at              deadline as recorded by the source, may be null
+closed_at           办结 time, null while open
+updated_at          the source's own last-modified time, may be null (used to order versions)
+category_code       leaf code in the category taxonomy, ``UNCLASSIFIED`` when unknown
+category_raw        the label as written in the export
+region_code         deepest region resolved (grid when known, else a parent), city code when unknown
+region_raw          the region text as written in the export (joined levels)
+level               a ``Level`` value: highest level reached
+is_group            bool, a group case (群体访)
+headcount           int, people present / signing (>= 1)
+handling_unit       承办单位, free text
+status              a ``Status`` value
+resolved            nullable bool, 是否解决
+satisfaction        a ``Satisfaction`` value
+returned_count      int, times returned by an assigned unit (退单次数)
+urgency             hotline urgency label (一般 / 加急 / 紧急), may be null
+content             free text as recorded (诉求内容 / 信访内容)
+summary             short title (标题 / 内容摘要), may be null
+row_number          1-based row number in the input file (data rows counted from the file's first line)
+==================  ===========================================================================
+
+Clean party frame (one row per person recorded on a case), columns ``PARTY_COLUMNS``:
+``source, source_id, seq, role, name, id_number, id_valid, phone, phone_valid, address, region_code,
+account_id``. ``seq`` is 0 for the first-named person. ``id_number`` is normalized (18 characters, upper
+``X``) when it could be; ``id_valid`` is True only when the GB 11643 check digit and birth date are right.
+
+Quarantine frame, columns ``QUARANTINE_COLUMNS``: ``row_number, field, reason, raw`` where ``raw`` is
+the whole input row as a JSON object of header -> text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+# --- case frame ------------------------------------------------------------------------------
+SOURCE = "source"
+SOURCE_ID = "source_id"
+CHANNEL = "channel"
+RECEIVED_AT = "received_at"
+REGISTERED_AT = "registered_at"
+DUE_AT = "due_at"
+CLOSED_AT = "closed_at"
+UPDATED_AT = "updated_at"
+CATEGORY_CODE = "category_code"
+CATEGORY_RAW = "category_raw"
+REGION_CODE = "region_code"
+REGION_RAW = "region_raw"
+LEVEL = "level"
+IS_GROUP = "is_group"
+HEADCOUNT = "headcount"
+HANDLING_UNIT = "handling_unit"
+STATUS = "status"
+RESOLVED = "resolved"
+SATISFACTION = "satisfaction"
+RETURNED_COUNT = "returned_count"
+URGENCY = "urgency"
+CONTENT = "content"
+SUMMARY = "summary"
+ROW_NUMBER = "row_number"
+
+CASE_COLUMNS: tuple[str, ...] = (
+    SOURCE, SOURCE_ID, CHANNEL, RECEIVED_AT, REGISTERED_AT, DUE_AT, CLOSED_AT, UPDATED_AT,
+    CATEGORY_CODE, CATEGORY_RAW, REGION_CODE, REGION_RAW, LEVEL, IS_GROUP, HEADCOUNT,
+    HANDLING_UNIT, STATUS, RESOLVED, SATISFACTION, RETURNED_COUNT, URGENCY, CONTENT, SUMMARY,
+    ROW_NUMBER,
+)
+
+# --- party frame -----------------------------------------------------------------------------
+SEQ = "seq"
+ROLE = "role"
+NAME = "name"
+ID_NUMBER = "id_number"
+ID_VALID = "id_valid"
+PHONE = "phone"
+PHONE_VALID = "phone_valid"
+ADDRESS = "address"
+ACCOUNT_ID = "account_id"
+
+PARTY_COLUMNS: tuple[str, ...] = (
+    SOURCE, SOURCE_ID, SEQ, ROLE, NAME, ID_NUMBER, ID_VALID, PHONE, PHONE_VALID, ADDRESS,
+    REGION_CODE, ACCOUNT_ID,
+)
+
+# --- quarantine frame ------------------------------------------------------------------------
+FIELD = "field"
+REASON = "reason"
+RAW = "raw"
+QUARANTINE_COLUMNS: tuple[str, ...] = (ROW_NUMBER, FIELD, REASON, RAW)
+
+UNCLASSIFIED = "99"  # category code of 未分类
+
+
+class Channel(StrEnum):
+    """How a case reached us (渠道)."""
+
+    LETTER = "letter"  # 来信
+    VISIT = "visit"  # 来访
+    PHONE = "phone"  # 来电 (petition office phone)
+    WEB = "web"  # 网上信访
+    HOTLINE_12345 = "hotline_12345"
+    HOTLINE_12328 = "hotline_12328"
+
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.LETTER: "来信",
+    Channel.VISIT: "来访",
+    Channel.PHONE: "来电",
+    Channel.WEB: "网上信访",
+    Channel.HOTLINE_12345: "12345热线",
+    Channel.HOTLINE_12328: "12328热线",
+}
+
+
+class Level(StrEnum):
+    """Highest level a matter reached (层级)."""
+
+    DISTRICT = "district"  # 区
+    CITY = "city"  # 市
+    PROVINCE = "province"  # 省
+    NATIONAL = "national"  # 进京
+
+
+LEVEL_RANK: dict[Level, int] = {Level.DISTRICT: 0, Level.CITY: 1, Level.PROVINCE: 2, Level.NATIONAL: 3}
+LEVEL_LABELS: dict[Level, str] = {
+    Level.DISTRICT: "区", Level.CITY: "市", Level.PROVINCE: "省", Level.NATIONAL: "进京",
+}
+
+
+class Status(StrEnum):
+    """Processing status of a case."""
+
+    RECEIVED = "received"  # 已受理 / 待办
+    IN_PROGRESS = "in_progress"  # 办理中
+    RETURNED = "returned"  # 已退单 (waiting to be re-assigned)
+    CLOSED = "closed"  # 已办结
+
+
+STATUS_RANK: dict[Status, int] = {
+    Status.RECEIVED: 0, Status.IN_PROGRESS: 1, Status.RETURNED: 1, Status.CLOSED: 2,
+}
+
+
+class Satisfaction(StrEnum):
+    """Petitioner's evaluation (满意度)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+    NONE = "none"  # 未评价
+
+
+class Role(StrEnum):
+    """Role of a party on a case."""
+
+    PETITIONER = "petitioner"  # 信访人 / 来电人
+    CO_PETITIONER = "co_petitioner"  # 联名 / 同行人
+    REPRESENTATIVE = "representative"  # 代表
+    PROXY = "proxy"  # 代理人
+
+
+class RegionLevel(StrEnum):
+    """Depth in the region tree."""
+
+    CITY = "city"
+    DISTRICT = "district"
+    TOWNSHIP = "township"
+    COMMUNITY = "community"
+    GRID = "grid"
+
+
+REGION_DEPTH: dict[RegionLevel, int] = {
+    RegionLevel.CITY: 0, RegionLevel.DISTRICT: 1, RegionLevel.TOWNSHIP: 2,
+    RegionLevel.COMMUNITY: 3, RegionLevel.GRID: 4,
+}
+
+
+# --- errors ----------------------------------------------------------------------------------
+class RiskwatchError(Exception):
+    """Base class of riskwatch's own errors."""
+
+
+class ConfigError(RiskwatchError):
+    """A configuration file is missing or invalid; names the file and the key."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        self.file, self.key, self.reason = file, key, reason
+        super().__init__(f"{file}: {key}: {reason}")
+
+
+class UnreadableFileError(RiskwatchError):
+    """An input file cannot be read at all (wrong format, no header, undecodable)."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        self.file, self.reason = file, reason
+        super().__init__(f"{file}: {reason}")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Where a row went wrong: file, 1-based row number, field and reason."""
+
+    file: str
+    row: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: row {self.row}: {self.field}: {self.reason}"
+
+
+def require_columns(frame_columns: object, needed: tuple[str, ...] | list[str], where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` and the missing columns when a frame lacks any of ``needed``."""
+    have = set(frame_columns)  # type: ignore[call-overload]
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise ValueError(f"{where}: missing column(s): {', '.join(missing)}")
