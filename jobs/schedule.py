@@ -1,0 +1,59 @@
+"""The schedule: thin jobs that call the same pipeline functions as the CLI.
+
+    python -m jobs --inbox DIR [--config DIR] [--db URL]
+
+Jobs have stable ids, coalesce missed runs and never run two instances at once. A job's time
+(``now`` / ``as_of``) is its scheduled fire time, not the clock. Jobs import riskwatch, never the reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from riskwatch import pipeline
+from riskwatch.config import Settings
+from riskwatch.schema import RiskwatchError
+
+log = logging.getLogger(__name__)
+
+
+def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: datetime) -> None:
+    """Ingest every export in ``inbox`` (already-seen files change nothing), one transaction per file."""
+    from riskwatch.store import make_engine, make_session, upgrade_database
+
+    upgrade_database(db_url)
+    engine = make_engine(db_url)
+    try:
+        for path in pipeline.expand_paths([inbox]):
+            with make_session(engine) as session:
+                try:
+                    summary = pipeline.ingest_file(session, settings, path, fire_time)
+                    session.commit()
+                    log.info("%s: new %d updated %d quarantined %d", path.name, summary.new,
+                             summary.updated, summary.quarantined)
+                except RiskwatchError as exc:
+                    session.rollback()
+                    log.error("cannot read %s", exc)
+    finally:
+        engine.dispose()
+
+
+def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
+    """The scheduler with riskwatch's jobs, in the city's time zone."""
+    scheduler = BlockingScheduler(timezone=settings.timezone,
+                                  job_defaults={"coalesce": True, "max_instances": 1,
+                                                "misfire_grace_time": 3600})
+    trigger = CronTrigger(hour=1, minute=30, timezone=settings.timezone)
+
+    def run_ingest() -> None:
+        fire = datetime.now(trigger.timezone).replace(tzinfo=None, second=0, microsecond=0)
+        ingest_inbox(settings, db_url, inbox, fire)
+
+    scheduler.add_job(run_ingest, trigger, id="ingest_inbox", name="daily ingest of the export inbox",
+                      replace_existing=True)
+    return scheduler

@@ -1,0 +1,281 @@
+"""The ``riskwatch`` command: thin commands over ``pipeline``. Only this module prints.
+
+Global options ``--config DIR`` (or ``$RISKWATCH_CONFIG``) and ``--db URL`` (or
+``$RISKWATCH_DATABASE_URL``; default ``sqlite:///var/riskwatch.db``) come before the command.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import click
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from riskwatch import pipeline
+from riskwatch.config import Settings, load_settings, resolve_database_url
+from riskwatch.schema import CHANNEL_LABELS, LEVEL_LABELS, Channel, Level, RiskwatchError
+
+DEMO_DIR = Path("var/demo")
+
+
+class Context:
+    def __init__(self, config_dir: str | None, db_url: str | None) -> None:
+        self.config_dir = config_dir
+        self.db_url = resolve_database_url(db_url)
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_dir)
+        return self._settings
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        from riskwatch.store import make_engine, make_session
+
+        engine = make_engine(self.db_url)
+        session = make_session(engine)
+        try:
+            yield session
+        finally:
+            session.close()
+            engine.dispose()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"错误 error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
+              help="Configuration directory (default: $RISKWATCH_CONFIG or the bundled demo city).")
+@click.option("--db", "db_url", default=None,
+              help="Database URL (default: $RISKWATCH_DATABASE_URL or sqlite:///var/riskwatch.db).")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, config_dir: str | None, db_url: str | None, verbose: bool) -> None:
+    """riskwatch: risk early warning for petition (信访) and hotline (12345) work."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_dir, db_url)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the database schema to the newest version (Alembic)."""
+    from riskwatch.store import upgrade_database
+
+    upgrade_database(ctx.db_url)
+    with ctx.session() as session:
+        pipeline.prepare_store(session, ctx.settings)
+        session.commit()
+    click.echo(f"database ready: {_safe_url(ctx.db_url)}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--source", default=None, help="Mapping name (config/mappings/NAME.toml); detected when omitted.")
+@pass_ctx
+def ingest(ctx: Context, paths: tuple[Path, ...], source: str | None) -> None:
+    """Read CSV/XLSX exports (files or folders) into the store; bad rows are quarantined.
+
+    Exits non-zero only when a file cannot be read at all.
+    """
+    failed = _ingest(ctx, list(paths), source)
+    if failed:
+        sys.exit(1)
+
+
+def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
+    from riskwatch.ingest.normalize import build_refs
+    from riskwatch.store import upgrade_database
+
+    settings = ctx.settings
+    upgrade_database(ctx.db_url)
+    refs = build_refs(settings)
+    failed = 0
+    totals = pipeline.FileSummary(file="合计 total")
+    with ctx.session() as session:
+        pipeline.prepare_store(session, settings)
+        session.commit()
+        for path in pipeline.expand_paths(paths):
+            try:
+                s = pipeline.ingest_file(session, settings, path, datetime.now(), source, refs)
+                session.commit()
+            except RiskwatchError as exc:
+                session.rollback()
+                failed += 1
+                click.echo(f"无法读取 cannot read: {exc}", err=True)
+                continue
+            _echo_summary(s)
+            for k in ("read", "new", "updated", "unchanged", "older", "quarantined", "blank"):
+                setattr(totals, k, getattr(totals, k) + getattr(s, k))
+            totals.notes.update(s.notes)
+    click.echo(f"{'合计 total':<40} read {totals.read}  new {totals.new}  updated {totals.updated}  "
+               f"unchanged {totals.unchanged}  older {totals.older}  quarantined {totals.quarantined}")
+    for note, n in sorted(totals.notes.items(), key=lambda kv: -kv[1])[:12]:
+        click.echo(f"    note  {n:>7}  {note}")
+    if failed:
+        click.echo(f"{failed} file(s) could not be read", err=True)
+    return failed
+
+
+def _echo_summary(s: pipeline.FileSummary) -> None:
+    click.echo(f"{Path(s.file).name:<40} read {s.read}  new {s.new}  updated {s.updated}  "
+               f"unchanged {s.unchanged}  older {s.older}  quarantined {s.quarantined}  "
+               f"[{s.source}, {s.encoding}]")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the exports and ground truth into.")
+@click.option("--years", type=int, default=5, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last day of the history (default: the end of last month).")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="Volume multiplier.")
+@pass_ctx
+def synth(ctx: Context, out: Path, years: int, seed: int, end: datetime | None, scale: float) -> None:
+    """Write a synthetic city's exports (both sources, both encodings, XLSX) and its ground truth."""
+    from riskwatch.synth import generate_city
+
+    end_day = end.date() if end else _last_month_end(date.today())
+    summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
+    click.echo(f"synthetic city written to {out}: {summary}")
+
+
+def _last_month_end(today: date) -> date:
+    return today.replace(day=1) - timedelta(days=1)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR, show_default=True)
+@click.option("--years", type=int, default=5, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--scale", type=float, default=1.0, show_default=True)
+@pass_ctx
+def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
+    """Create the synthetic city, ingest it into the store and print the last month's figures."""
+    from riskwatch.synth import generate_city
+
+    end_day = _last_month_end(date.today())
+    click.echo(f"1/3 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
+    summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
+    click.echo(f"    {summary}")
+    click.echo(f"2/3 ingesting into {_safe_url(ctx.db_url)} ...")
+    sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
+    updates = out / "updates"
+    failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
+    month = pd.Period(end_day, "M")
+    click.echo(f"3/3 figures of {month}:")
+    _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Count what was known at the end of this day (default: the month's end).")
+@click.option("--level", "category_level", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="Category level: 1 top level, 2 leaf.")
+@pass_ctx
+def stats(ctx: Context, month: str, as_of: datetime | None, category_level: str) -> None:
+    """Print a month's figures: volume by channel and category (同比/环比), 按期办结率, groups,
+    escalations, returned and overdue work orders."""
+    try:
+        period = pd.Period(month, "M")
+    except ValueError:
+        _fail(ValueError(f"--month {month!r}: expected YYYY-MM"))
+        return
+    cutoff = pd.Timestamp(as_of) + pd.Timedelta(hours=23, minutes=59, seconds=59) if as_of else period.end_time
+    _print_stats(ctx, period, cutoff, int(category_level))
+
+
+def _print_stats(ctx: Context, month: pd.Period, as_of: pd.Timestamp, category_level: int = 1) -> None:
+    from riskwatch.indicators import pct
+
+    settings = ctx.settings
+    with ctx.session() as session:
+        st = pipeline.month_stats(session, settings, month, as_of, category_level)
+    yoy = (st.total - st.total_prev_year) / st.total_prev_year if st.total_prev_year else float("nan")
+    mom = (st.total - st.total_prev_month) / st.total_prev_month if st.total_prev_month else float("nan")
+    click.echo(f"{settings.city_name} {month.year}年{month.month}月 信访与热线数据（截至 {as_of:%Y-%m-%d}）")
+    click.echo(f"受理量 {st.total} 件，同比 {pct(yoy)}，环比 {pct(mom)}")
+    click.echo("\n按渠道：")
+    click.echo(f"  {'渠道':<12}{'本月':>8}{'上月':>8}{'去年同期':>10}{'环比':>10}{'同比':>10}")
+    for r in st.by_channel.itertuples():
+        label = CHANNEL_LABELS.get(Channel(r.key), r.key) if r.key in Channel._value2member_map_ else r.key
+        click.echo(f"  {label:<12}{r.count:>8}{r.prev_month:>8}{r.prev_year:>10}{pct(r.mom):>10}{pct(r.yoy):>10}")
+    click.echo("\n按问题类别：")
+    tax = settings.taxonomy
+    for r in st.by_category.head(15).itertuples():
+        label = tax.label(r.key) if r.key in tax.categories else r.key
+        click.echo(f"  {label:<16}{r.count:>8}{r.prev_month:>8}{r.prev_year:>10}{pct(r.mom):>10}{pct(r.yoy):>10}")
+
+    def rate(name: str, r: object) -> None:
+        num, den = r.numerator, r.denominator  # type: ignore[attr-defined]
+        value = f"{num / den * 100:.1f}%" if den else "—"
+        click.echo(f"{name} {value}（{num}/{den}）")
+
+    click.echo("")
+    rate("按期办结率", st.on_time)
+    rate("实际解决率", st.resolved)
+    rate("群众满意率", st.satisfied)
+    click.echo(f"群体访 {st.group_cases} 件 {st.group_headcount} 人次")
+    esc = "，".join(f"{LEVEL_LABELS[Level(r.level)]} {r.cases}" for r in st.escalations.itertuples())
+    click.echo(f"到达层级：{esc}")
+    click.echo(f"退单工单 {st.returned_orders} 件（退单 {st.returns} 次）；"
+               f"逾期未办结 {st.overdue_open} 件，本月逾期办结 {st.overdue_closed} 件")
+
+
+@cli.command()
+@click.option("--limit", type=int, default=50, show_default=True)
+@pass_ctx
+def quarantine(ctx: Context, limit: int) -> None:
+    """List quarantined rows: file, row, field and reason (the raw row stays in the store)."""
+    from riskwatch.store import load_quarantine
+
+    with ctx.session() as session:
+        q = load_quarantine(session)
+    click.echo(f"{len(q)} quarantined row(s)")
+    for r in q.head(limit).itertuples():
+        click.echo(f"  {r.file_name}: row {r.row_number}: {r.field}: {r.reason}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
+
+
+def main() -> None:
+    """Entry point of the ``riskwatch`` console command."""
+    try:
+        cli()
+    except RiskwatchError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":
+    main()
