@@ -1,0 +1,211 @@
+"""SQLAlchemy 2 typed declarative models: one schema for SQLite and PostgreSQL.
+
+Times are naive ``DateTime`` columns holding wall-clock time in Asia/Shanghai. Column names of
+``cases`` and ``parties`` are the frame column names of ``riskwatch.schema``; the migrations in
+``store/migrations`` create exactly this schema (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# --- shared column types ------------------------------------------------------------------------
+intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+code = Annotated[str, mapped_column(String(64))]
+code_opt = Annotated[str | None, mapped_column(String(64))]
+label = Annotated[str | None, mapped_column(String(255))]
+text_opt = Annotated[str | None, mapped_column(Text)]
+ts = Annotated[datetime, mapped_column(DateTime(timezone=False))]
+ts_opt = Annotated[datetime | None, mapped_column(DateTime(timezone=False))]
+count = Annotated[int, mapped_column(Integer, default=0, server_default="0")]
+flag_opt = Annotated[bool | None, mapped_column(Boolean)]
+batch_fk = Annotated[int, mapped_column(ForeignKey("ingest_batches.id"))]
+batch_fk_opt = Annotated[int | None, mapped_column(ForeignKey("ingest_batches.id"))]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- reference data (from config/) --------------------------------------------------------------
+class Region(Base):
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[code_opt]
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    parent_code: Mapped[code_opt]
+    aliases: Mapped[text_opt]  # JSON list of strings
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    title: Mapped[label]
+    role: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[code]
+    phone: Mapped[label]
+    email: Mapped[label]
+    cap: Mapped[int] = mapped_column(Integer)
+
+
+# --- ingest bookkeeping ---------------------------------------------------------------------------
+class IngestBatch(Base):
+    __tablename__ = "ingest_batches"
+    __table_args__ = (UniqueConstraint("source", "file_sha256"),)
+
+    id: Mapped[intpk]
+    source: Mapped[code]
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[ts]
+    finished_at: Mapped[ts_opt]
+    rows_read: Mapped[count]
+    rows_new: Mapped[count]
+    rows_updated: Mapped[count]
+    rows_unchanged: Mapped[count]
+    rows_older: Mapped[count]
+    rows_quarantined: Mapped[count]
+    rows_blank: Mapped[count]
+    encoding: Mapped[code_opt]
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("batch_id", "row_number", "field"),)
+
+    id: Mapped[intpk]
+    batch_id: Mapped[batch_fk]
+    file_name: Mapped[text_opt]
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[text_opt]  # JSON object of the whole input row, header -> text
+
+
+class IngestNote(Base):
+    __tablename__ = "ingest_notes"
+    __table_args__ = (UniqueConstraint("batch_id", "row_number", "field"),)
+
+    id: Mapped[intpk]
+    batch_id: Mapped[batch_fk]
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text)
+
+
+# --- cases ----------------------------------------------------------------------------------------
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        Index(None, "received_at"),
+        Index(None, "category_code", "received_at"),
+        Index(None, "region_code"),
+    )
+
+    id: Mapped[intpk]
+    source: Mapped[code]
+    source_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[code_opt]
+    received_at: Mapped[ts]
+    registered_at: Mapped[ts_opt]
+    due_at: Mapped[ts_opt]
+    closed_at: Mapped[ts_opt]
+    updated_at: Mapped[ts_opt]
+    category_code: Mapped[code_opt]
+    category_raw: Mapped[text_opt]
+    region_code: Mapped[code_opt]
+    region_raw: Mapped[text_opt]
+    level: Mapped[code_opt]
+    is_group: Mapped[bool] = mapped_column(Boolean)
+    headcount: Mapped[int] = mapped_column(Integer)
+    handling_unit: Mapped[text_opt]
+    status: Mapped[code_opt]
+    resolved: Mapped[flag_opt]
+    satisfaction: Mapped[code_opt]
+    returned_count: Mapped[int] = mapped_column(Integer)
+    urgency: Mapped[code_opt]
+    content: Mapped[text_opt]
+    summary: Mapped[text_opt]
+    version_at: Mapped[ts]
+    version_hash: Mapped[str] = mapped_column(String(32))
+    first_batch_id: Mapped[batch_fk_opt]
+    last_batch_id: Mapped[batch_fk_opt]
+
+
+class Party(Base):
+    __tablename__ = "parties"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        Index(None, "id_number"),
+        Index(None, "phone"),
+    )
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[code_opt]
+    name: Mapped[text_opt]
+    id_number: Mapped[code_opt]
+    id_valid: Mapped[flag_opt]
+    phone: Mapped[code_opt]
+    phone_valid: Mapped[flag_opt]
+    address: Mapped[text_opt]
+    region_code: Mapped[code_opt]
+    account_id: Mapped[label]
+
+
+class CaseEvent(Base):
+    """Append-only history of a case: one ``version`` event per distinct version seen."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "version_hash"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[ts]
+    kind: Mapped[str] = mapped_column(String(32))
+    version_hash: Mapped[str] = mapped_column(String(32))
+    snapshot: Mapped[text_opt]  # JSON of the tracked fields (see versions.TRACKED_FIELDS)
+    batch_id: Mapped[batch_fk_opt]
+
+
+cases_table = Case.__table__
+parties_table = Party.__table__
+events_table = CaseEvent.__table__
+batches_table = IngestBatch.__table__
+quarantine_table = Quarantine.__table__
+notes_table = IngestNote.__table__

@@ -1,0 +1,152 @@
+"""Reading the store back as frames with the column names of ``riskwatch.schema``.
+
+Times come back as naive ``datetime64[us]`` (wall-clock Asia/Shanghai), text as pandas' string dtype,
+``is_group`` as ``bool``, ``headcount`` / ``returned_count`` as ``int64``, nullable flags
+(``resolved``, ``id_valid``, ``phone_valid``) as ``boolean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, Table, func, select
+from sqlalchemy.orm import Session
+
+from riskwatch.schema import PARTY_COLUMNS, SEQ, SOURCE, SOURCE_ID
+from riskwatch.store.cases import STORED_CASE_COLUMNS
+from riskwatch.store.models import (
+    Base,
+    batches_table,
+    cases_table,
+    events_table,
+    notes_table,
+    parties_table,
+    quarantine_table,
+)
+
+CASE_ID = "case_id"
+#: Extra columns ``load_cases(columns=...)`` can ask for.
+EXTRA_CASE_COLUMNS: tuple[str, ...] = ("version_at", "version_hash", "first_batch_id", "last_batch_id")
+_BOOL = {"is_group"}
+_NULLABLE_BOOL = {"resolved", "id_valid", "phone_valid"}
+_INT = {"headcount", "returned_count", "seq", "row_number", "cap", CASE_ID, "batch_id", "first_batch_id",
+        "last_batch_id", "rows_read", "rows_new", "rows_updated", "rows_unchanged", "rows_older",
+        "rows_quarantined", "rows_blank"}
+_TIMES = {"received_at", "registered_at", "due_at", "closed_at", "updated_at", "version_at", "at",
+          "started_at", "finished_at"}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in frame.columns:
+        if c in _TIMES:
+            frame[c] = pd.to_datetime(frame[c]).astype("datetime64[us]")
+        elif c in _BOOL:
+            frame[c] = frame[c].astype(bool)
+        elif c in _NULLABLE_BOOL:
+            frame[c] = frame[c].astype("boolean")
+        elif c in _INT:
+            frame[c] = frame[c].astype("int64") if frame[c].notna().all() else frame[c].astype("Int64")
+        else:
+            frame[c] = frame[c].astype("str")
+    return frame
+
+
+def _frame(session: Session, stmt: Select[Any], names: Sequence[str]) -> pd.DataFrame:
+    rows = session.connection().execute(stmt).all()
+    frame = pd.DataFrame.from_records(rows, columns=list(names))
+    return _typed(frame)
+
+
+def load_cases(session: Session, start: datetime | None = None, end: datetime | None = None,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id).
+
+    Returns ``schema.CASE_COLUMNS`` except ``row_number`` by default; ``columns`` may name any of these
+    plus ``case_id`` and ``EXTRA_CASE_COLUMNS``.
+    """
+    names = list(columns) if columns is not None else list(STORED_CASE_COLUMNS)
+    c = cases_table.c
+    cols = [c.id.label(CASE_ID) if n == CASE_ID else c[n] for n in names]
+    stmt = select(*cols)
+    if start is not None:
+        stmt = stmt.where(c.received_at >= start)
+    if end is not None:
+        stmt = stmt.where(c.received_at < end)
+    return _frame(session, stmt.order_by(c.source, c.source_id), names)
+
+
+def load_parties(session: Session) -> pd.DataFrame:
+    """Every party: ``case_id`` and ``schema.PARTY_COLUMNS``, ordered by (source, source_id, seq)."""
+    p, c = parties_table.c, cases_table.c
+    names = [CASE_ID, *PARTY_COLUMNS]
+    cols = [p.case_id, c.source, c.source_id, *[p[n] for n in PARTY_COLUMNS if n not in (SOURCE, SOURCE_ID)]]
+    stmt = select(*cols).join(cases_table, c.id == p.case_id).order_by(c.source, c.source_id, p.seq)
+    return _frame(session, stmt, names)
+
+
+def load_events(session: Session) -> pd.DataFrame:
+    """Case events: ``case_id, source, source_id, at, kind, version_hash, snapshot, batch_id``,
+    ordered by (source, source_id, at, version_hash)."""
+    e, c = events_table.c, cases_table.c
+    names = [CASE_ID, SOURCE, SOURCE_ID, "at", "kind", "version_hash", "snapshot", "batch_id"]
+    stmt = (select(e.case_id, c.source, c.source_id, e.at, e.kind, e.version_hash, e.snapshot, e.batch_id)
+            .join(cases_table, c.id == e.case_id).order_by(c.source, c.source_id, e.at, e.version_hash))
+    return _frame(session, stmt, names)
+
+
+def load_quarantine(session: Session) -> pd.DataFrame:
+    """Quarantined rows with their batch: ``batch_id, source, file_name, file_sha256, row_number, field,
+    reason, raw``, ordered by (batch_id, row_number, field)."""
+    q, b = quarantine_table.c, batches_table.c
+    names = ["batch_id", SOURCE, "file_name", "file_sha256", "row_number", "field", "reason", "raw"]
+    stmt = (select(q.batch_id, b.source, q.file_name, b.file_sha256, q.row_number, q.field, q.reason, q.raw)
+            .join(batches_table, b.id == q.batch_id).order_by(q.batch_id, q.row_number, q.field))
+    return _frame(session, stmt, names)
+
+
+def count_rows(session: Session) -> dict[str, int]:
+    """Number of rows of every table of the schema."""
+    conn = session.connection()
+    return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in Base.metadata.sorted_tables}
+
+
+def _table(session: Session, table: Table, exclude: Sequence[str], order: Sequence[str]) -> pd.DataFrame:
+    names = [c.name for c in table.columns if c.name not in exclude]
+    stmt = select(*[table.c[n] for n in names]).order_by(*[table.c[n] for n in order])
+    return _frame(session, stmt, names)
+
+
+def dump_database(session: Session) -> dict[str, pd.DataFrame]:
+    """Every table as a frame keyed by natural keys, without surrogate ids, batch ids or ingestion times.
+
+    Two databases holding the same data (whatever the order and number of ingests) give equal dumps.
+    Batch counts that depend on ingest order (new/updated/unchanged/older) are left out.
+    """
+    b = batches_table.c
+    batch_key = select(b.id, b.source.label("batch_source"), b.file_sha256).subquery()
+    out: dict[str, pd.DataFrame] = {
+        "regions": _table(session, Base.metadata.tables["regions"], (), ["code"]),
+        "categories": _table(session, Base.metadata.tables["categories"], (), ["code"]),
+        "staff": _table(session, Base.metadata.tables["staff"], (), ["id"]),
+        "ingest_batches": _table(
+            session, batches_table,
+            ("id", "started_at", "finished_at", "rows_new", "rows_updated", "rows_unchanged", "rows_older"),
+            ["source", "file_sha256"]),
+        "cases": _table(session, cases_table, ("id", "first_batch_id", "last_batch_id"), ["source", "source_id"]),
+    }
+    parties = load_parties(session).drop(columns=[CASE_ID])
+    out["parties"] = parties.sort_values([SOURCE, SOURCE_ID, SEQ], kind="stable").reset_index(drop=True)
+    events = load_events(session).drop(columns=[CASE_ID, "batch_id"])
+    out["case_events"] = events.sort_values([SOURCE, SOURCE_ID, "version_hash"], kind="stable").reset_index(drop=True)
+    for name, table in (("quarantine", quarantine_table), ("ingest_notes", notes_table)):
+        t = table.c
+        cols = [c for c in table.columns if c.name not in ("id", "batch_id")]
+        stmt = (select(batch_key.c.batch_source, batch_key.c.file_sha256, *cols)
+                .join(batch_key, batch_key.c.id == t.batch_id)
+                .order_by(batch_key.c.batch_source, batch_key.c.file_sha256, t.row_number, t.field))
+        out[name] = _frame(session, stmt, ["batch_source", "file_sha256", *[c.name for c in cols]])
+    return out

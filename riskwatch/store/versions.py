@@ -1,0 +1,182 @@
+"""Version identity and ordering of cases (pure: frames in, frames out).
+
+A source exports the same case many times as it progresses (received → in progress → closed). Each
+export row is one *version*. ``add_version_columns`` gives every row
+
+``version_at``
+    the source's ``updated_at`` when present, else the latest of ``received_at``, ``registered_at``
+    and ``closed_at``;
+``version_hash``
+    32 hex characters, md5 over every case column except ``source``, ``source_id`` and
+    ``row_number`` plus the case's parties (sorted by ``seq``), formatted canonically (datetimes ISO,
+    booleans ``1``/``0``, integral numbers without ``.0``, missing values empty), so it is the same
+    across runs, input order and databases.
+
+Versions are ordered by ``version_sort_key``: (version_at, status rank, returned_count, level rank,
+version_hash), compared lexicographically; greater is newer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwatch.schema import (
+    CASE_COLUMNS,
+    CLOSED_AT,
+    LEVEL,
+    LEVEL_RANK,
+    PARTY_COLUMNS,
+    RECEIVED_AT,
+    REGISTERED_AT,
+    RETURNED_COUNT,
+    ROW_NUMBER,
+    SEQ,
+    SOURCE,
+    SOURCE_ID,
+    STATUS,
+    STATUS_RANK,
+    UPDATED_AT,
+    require_columns,
+)
+
+VERSION_AT = "version_at"
+VERSION_HASH = "version_hash"
+KEY = (SOURCE, SOURCE_ID)
+HASHED_CASE_COLUMNS: tuple[str, ...] = tuple(c for c in CASE_COLUMNS if c not in (SOURCE, SOURCE_ID, ROW_NUMBER))
+HASHED_PARTY_COLUMNS: tuple[str, ...] = tuple(c for c in PARTY_COLUMNS if c not in (SOURCE, SOURCE_ID))
+TIME_COLUMNS: tuple[str, ...] = (RECEIVED_AT, REGISTERED_AT, "due_at", CLOSED_AT, UPDATED_AT)
+#: Fields recorded in the snapshot of every ``version`` event.
+TRACKED_FIELDS: tuple[str, ...] = (
+    STATUS, LEVEL, CLOSED_AT, RETURNED_COUNT, "satisfaction", "resolved", "due_at", "handling_unit",
+)
+# sort-key helper columns
+STATUS_ORDER = "_status_rank"
+LEVEL_ORDER = "_level_rank"
+RETURNED_ORDER = "_returned_rank"
+SORT_COLUMNS: tuple[str, ...] = (VERSION_AT, STATUS_ORDER, RETURNED_ORDER, LEVEL_ORDER, VERSION_HASH)
+
+_FIELD_SEP = "\x1f"
+_PARTY_SEP = "\x1e"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def format_value(value: Any) -> str:
+    """Canonical text of one value for hashing: missing → ``""``, datetimes ISO, bools ``1``/``0``."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, datetime | np.datetime64):
+        return pd.Timestamp(value).strftime(_TIME_FORMAT)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def _format_column(s: pd.Series) -> list[str]:
+    """Vectorized ``format_value`` over a column."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        out = s.dt.strftime(_TIME_FORMAT)
+        return out.astype(object).where(s.notna(), "").tolist()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        arr = np.where(s.fillna(False).to_numpy(dtype=bool), "1", "0").astype(object)
+        arr[s.isna().to_numpy()] = ""
+        return arr.tolist()
+    if pd.api.types.is_integer_dtype(s.dtype):
+        arr = s.astype(str).to_numpy(dtype=object)
+        arr[s.isna().to_numpy()] = ""
+        return arr.tolist()
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+        return s.fillna("").to_numpy(dtype=object).tolist()
+    vals = s.to_numpy(dtype=object)
+    out_list = []
+    for v in vals.tolist():
+        out_list.append(v if type(v) is str else format_value(v))
+    return out_list
+
+
+def _row_texts(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    cols = [_format_column(frame[c]) if c in frame.columns else [""] * len(frame) for c in columns]
+    return [_FIELD_SEP.join(vals) for vals in zip(*cols, strict=True)] if cols else [""] * len(frame)
+
+
+def party_key(cases: pd.DataFrame, parties: pd.DataFrame) -> list[str]:
+    """Columns joining parties to case rows: (source, source_id), plus ``row_number`` when both frames
+    carry it (needed to tell apart the parties of two versions of one case in the same file)."""
+    if ROW_NUMBER in cases.columns and ROW_NUMBER in parties.columns:
+        return [SOURCE, SOURCE_ID, ROW_NUMBER]
+    return [SOURCE, SOURCE_ID]
+
+
+def compute_version_at(cases: pd.DataFrame) -> pd.Series:
+    """``updated_at`` if present, else max(received_at, registered_at, closed_at)."""
+    times = [cases[c] for c in (RECEIVED_AT, REGISTERED_AT, CLOSED_AT) if c in cases.columns]
+    latest = pd.concat(times, axis=1).max(axis=1) if times else pd.Series(pd.NaT, index=cases.index)
+    if UPDATED_AT in cases.columns:
+        return cases[UPDATED_AT].where(cases[UPDATED_AT].notna(), latest)
+    return latest
+
+
+def add_version_columns(cases: pd.DataFrame, parties: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``cases`` with ``version_at`` and ``version_hash`` added.
+
+    Parameters
+    ----------
+    cases
+        Clean case frame (``schema.CASE_COLUMNS``; ``source``, ``source_id``, ``received_at`` required).
+    parties
+        Clean party frame (``schema.PARTY_COLUMNS``) of the same rows; may be empty. When several rows of
+        ``cases`` share a (source, source_id) they share the parties with that key.
+    """
+    require_columns(cases.columns, [SOURCE, SOURCE_ID, RECEIVED_AT], "add_version_columns(cases)")
+    out = cases.copy()
+    out[VERSION_AT] = compute_version_at(out)
+    texts = _row_texts(out, HASHED_CASE_COLUMNS)
+    if parties is not None and len(parties):
+        require_columns(parties.columns, [SOURCE, SOURCE_ID, SEQ], "add_version_columns(parties)")
+        pkey = party_key(out, parties)
+        p = parties.sort_values([*pkey, SEQ], kind="stable")
+        joined: dict[tuple[Any, ...], list[str]] = {}
+        pkeys = zip(*[p[k].to_numpy(dtype=object).tolist() for k in pkey], strict=True)
+        for k, t in zip(pkeys, _row_texts(p, HASHED_PARTY_COLUMNS), strict=True):
+            joined.setdefault(k, []).append(t)
+        ckeys = zip(*[out[k].to_numpy(dtype=object).tolist() for k in pkey], strict=True)
+        party_texts = [_PARTY_SEP.join(joined.get(k, ())) for k in ckeys]
+        texts = [f"{t}{_PARTY_SEP}{_PARTY_SEP}{pt}" for t, pt in zip(texts, party_texts, strict=True)]
+    out[VERSION_HASH] = [hashlib.md5(t.encode("utf-8")).hexdigest() for t in texts]
+    return out
+
+
+def add_sort_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the helper columns of the version order (status, returned_count and level ranks) in place."""
+    status_rank = {str(k): v for k, v in STATUS_RANK.items()}
+    level_rank = {str(k): v for k, v in LEVEL_RANK.items()}
+    frame[STATUS_ORDER] = frame[STATUS].astype(object).map(status_rank).fillna(-1).astype("int64")
+    frame[LEVEL_ORDER] = frame[LEVEL].astype(object).map(level_rank).fillna(-1).astype("int64")
+    frame[RETURNED_ORDER] = pd.to_numeric(frame[RETURNED_COUNT], errors="coerce").fillna(-1).astype("int64")
+    return frame
+
+
+def version_sort_key(row: Any) -> tuple[Any, ...]:
+    """The order key of one version (a mapping with the case columns and version columns)."""
+    return (
+        pd.Timestamp(row[VERSION_AT]),
+        STATUS_RANK.get(row[STATUS], -1) if isinstance(row[STATUS], str) else -1,
+        -1 if pd.isna(row[RETURNED_COUNT]) else int(row[RETURNED_COUNT]),
+        LEVEL_RANK.get(row[LEVEL], -1) if isinstance(row[LEVEL], str) else -1,
+        row[VERSION_HASH],
+    )
