@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -220,15 +221,17 @@ def _print_stats(ctx: Context, month: pd.Period, as_of: pd.Timestamp, category_l
     click.echo(f"{settings.city_name} {month.year}年{month.month}月 信访与热线数据（截至 {as_of:%Y-%m-%d}）")
     click.echo(f"受理量 {st.total} 件，同比 {pct(yoy)}，环比 {pct(mom)}")
     click.echo("\n按渠道：")
-    click.echo(f"  {'渠道':<12}{'本月':>8}{'上月':>8}{'去年同期':>10}{'环比':>10}{'同比':>10}")
+    header = _row("", "本月", "上月", "去年同期", "环比", "同比")
+    click.echo(header)
     for r in st.by_channel.itertuples():
         label = CHANNEL_LABELS.get(Channel(r.key), r.key) if r.key in Channel._value2member_map_ else r.key
-        click.echo(f"  {label:<12}{r.count:>8}{r.prev_month:>8}{r.prev_year:>10}{pct(r.mom):>10}{pct(r.yoy):>10}")
+        click.echo(_row(label, r.count, r.prev_month, r.prev_year, pct(r.mom), pct(r.yoy)))
     click.echo("\n按问题类别：")
+    click.echo(header)
     tax = settings.taxonomy
     for r in st.by_category.head(15).itertuples():
         label = tax.label(r.key) if r.key in tax.categories else r.key
-        click.echo(f"  {label:<16}{r.count:>8}{r.prev_month:>8}{r.prev_year:>10}{pct(r.mom):>10}{pct(r.yoy):>10}")
+        click.echo(_row(label, r.count, r.prev_month, r.prev_year, pct(r.mom), pct(r.yoy)))
 
     def rate(name: str, r: object) -> None:
         num, den = r.numerator, r.denominator  # type: ignore[attr-defined]
@@ -258,6 +261,18 @@ def quarantine(ctx: Context, limit: int) -> None:
     click.echo(f"{len(q)} quarantined row(s)")
     for r in q.head(limit).itertuples():
         click.echo(f"  {r.file_name}: row {r.row_number}: {r.field}: {r.reason}")
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(width - shown, 0)
+    return fill + text if right else text + fill
+
+
+def _row(label: str, *cells: object) -> str:
+    widths = (8, 8, 10, 10, 10)
+    return "  " + _pad(label, 18) + "".join(_pad(str(c), w, right=True) for c, w in zip(cells, widths, strict=False))
 
 
 def _safe_url(url: str) -> str:

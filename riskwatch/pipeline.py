@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -21,12 +22,14 @@ from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, effective_due
 from riskwatch.indicators import MonthStats, compute_month_stats
-from riskwatch.ingest.normalize import Refs, build_refs, normalize_chunk
+from riskwatch.ingest.background import in_background
+from riskwatch.ingest.normalize import NormalizedChunk, Refs, build_refs, normalize_chunk
 from riskwatch.ingest.readers import read_table
 from riskwatch.schema import UnreadableFileError
 from riskwatch.store import (
     finish_batch,
     load_cases,
+    prepare_versions,
     save_cases,
     save_notes,
     save_quarantine,
@@ -37,6 +40,9 @@ from riskwatch.store import (
 log = logging.getLogger(__name__)
 
 INPUT_SUFFIXES = (".csv", ".xlsx", ".txt")
+BACKGROUND_MIN_BYTES = 8 << 20  # below this, forking a reader process costs more than it saves
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -85,7 +91,8 @@ def ingest_file(session: Session, settings: Settings, path: Path, now: datetime,
                 source: str | None = None, refs: Refs | None = None) -> FileSummary:
     """Read one export, normalize it chunk by chunk and upsert it; every row is stored or quarantined.
 
-    Raises ``UnreadableFileError`` when the file cannot be read at all (nothing is written then).
+    Files of ``BACKGROUND_MIN_BYTES`` or more are read and normalized in a child process while this
+    one writes. Raises ``UnreadableFileError`` when the file cannot be read at all.
     """
     mapping = None
     if source is not None:
@@ -96,24 +103,48 @@ def ingest_file(session: Session, settings: Settings, path: Path, now: datetime,
     refs = refs or build_refs(settings)
     summary = FileSummary(file=str(path), source=table.mapping.name, encoding=table.encoding)
     batch_id = start_batch(session, table.mapping.name, path.name, file_sha256(path), now, table.encoding)
-    for raw in table.chunks():
-        chunk = normalize_chunk(raw, table.mapping, refs, str(path))
+
+    def produce() -> Iterator[tuple[int, NormalizedChunk]]:
+        for raw in table.chunks():
+            chunk = normalize_chunk(raw, table.mapping, refs, str(path))
+            cases, parties = prepare_versions(chunk.cases, chunk.parties)
+            yield len(raw), replace(chunk, cases=cases, parties=parties)
+
+    def blank_lines() -> int:
+        return table.blank_lines
+
+    if path.stat().st_size >= BACKGROUND_MIN_BYTES:
+        chunks = in_background(produce, blank_lines)
+    else:
+        chunks = _then(produce(), blank_lines)
+    while True:
+        try:
+            rows, chunk = next(chunks)
+        except StopIteration as stop:
+            summary.blank = stop.value
+            break
         counts = save_cases(session, batch_id, chunk.cases, chunk.parties)
         save_quarantine(session, batch_id, path.name, chunk.quarantine)
         save_notes(session, batch_id, chunk.notes)
-        summary.read += len(raw)
+        summary.read += rows
         summary.new += counts.new
         summary.updated += counts.updated
         summary.unchanged += counts.unchanged
         summary.older += counts.older
         summary.quarantined += len(chunk.quarantine)
         summary.notes.update(_note_kinds(chunk.notes))
-    summary.blank = table.blank_lines
     finish_batch(session, batch_id, rows_read=summary.read, rows_new=summary.new,
                  rows_updated=summary.updated, rows_unchanged=summary.unchanged, rows_older=summary.older,
                  rows_quarantined=summary.quarantined, rows_blank=summary.blank, finished_at=now)
     log.info("ingested %s: %s", path.name, summary)
     return summary
+
+
+def _then(items: Iterator[T], finish: Callable[[], R]) -> Generator[T, None, R]:
+    """``items``, then ``finish()`` as the generator's return value (the in-process twin of
+    ``in_background``)."""
+    yield from items
+    return finish()
 
 
 def _note_kinds(notes: pd.DataFrame) -> Counter[str]:

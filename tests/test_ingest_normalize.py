@@ -174,13 +174,13 @@ def test_regions() -> None:
 
 def test_values_defaults_and_numbers() -> None:
     rows = [
-        base(来源渠道="微信", 工单状态="办理中", 满意度="满意", 是否解决="是", 诉求层级="市级", 诉求人数=" ６ ", 退单次数="2.0"),
+        base(来源渠道="12328热线", 工单状态="办理中", 满意度="满意", 是否解决="是", 诉求层级="市级", 诉求人数=" ６ ", 退单次数="2.0"),
         base(来源渠道="飞鸽", 工单状态="神秘", 满意度="很好", 是否解决="也许", 诉求人数="许多", 退单次数="x"),
         base(办结时间="2024-03-06 10:00"),
     ]
     out = normalize_chunk(raw_frame(rows), HOTLINE, REFS, "f")
     c = out.cases
-    assert c["channel"].tolist() == ["web", "hotline_12345", "hotline_12345"]
+    assert c["channel"].tolist() == ["hotline_12328", "hotline_12345", "hotline_12345"]
     assert c["status"].tolist() == ["in_progress", "received", "closed"]
     assert c["satisfaction"].tolist() == ["satisfied", "none", "none"]
     assert c["resolved"].tolist()[0] is True and pd.isna(c["resolved"].iloc[1])

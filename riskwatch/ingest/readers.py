@@ -111,13 +111,20 @@ class RawTable:
         width = len(self.headers)
         buf: list[list[str | None]] = []
         numbers: list[int] = []
+        text_only = self.kind != "xlsx"  # CSV cells are already text: blank ones become None below
         for i, rec in enumerate(records):
             if i < first:
                 continue
-            cells = [_cell_text(c) for c in rec]
-            if not any(cells):
-                self.blank_lines += 1
-                continue
+            if text_only:
+                if not "".join(rec).strip():
+                    self.blank_lines += 1
+                    continue
+                cells = rec
+            else:
+                cells = [_cell_text(c) for c in rec]
+                if not any(cells):
+                    self.blank_lines += 1
+                    continue
             buf.append(cells)
             numbers.append(i + 1)
             if len(buf) >= self.chunk_rows:
@@ -141,7 +148,14 @@ class RawTable:
                 r = r + [None] * (width - len(r))
             fixed.append(r)
         frame = pd.DataFrame(fixed, columns=self.headers, dtype=object)
-        total = [any(c is not None and c.startswith(TOTAL_MARKERS) for c in r[:3]) for r in rows]
+        if self.kind != "xlsx":  # blank CSV cells -> None, as _cell_text does for XLSX
+            for col in frame.columns:
+                blank = frame[col].to_numpy() == ""  # whitespace-only cells are stripped by normalize
+                if blank.any():
+                    values = frame[col].to_numpy(copy=True)
+                    values[blank] = None
+                    frame[col] = pd.Series(values, index=frame.index, dtype=object)
+        total = [any(c and c.startswith(TOTAL_MARKERS) for c in r[:3]) for r in rows]
         frame[IS_TOTAL_ROW] = pd.Series(total, dtype=bool)
         frame[EXTRA_CELLS] = pd.Series(extra, dtype=object)
         frame[ROW_NUMBER] = pd.Series(numbers, dtype="int64")

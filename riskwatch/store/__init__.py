@@ -23,7 +23,7 @@ from riskwatch.store.queries import (
     load_quarantine,
 )
 from riskwatch.store.reference import sync_reference
-from riskwatch.store.versions import add_version_columns
+from riskwatch.store.versions import add_version_columns, prepare_versions
 
 __all__ = [
     "BatchCounts",
@@ -40,6 +40,7 @@ __all__ = [
     "make_engine",
     "make_session",
     "normalize_url",
+    "prepare_versions",
     "save_cases",
     "save_notes",
     "save_quarantine",

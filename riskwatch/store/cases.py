@@ -19,15 +19,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, Table, any_, bindparam, delete, insert, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from riskwatch.schema import (
     CASE_COLUMNS,
     FIELD,
-    HEADCOUNT,
-    IS_GROUP,
     PARTY_COLUMNS,
     RAW,
     REASON,
@@ -48,13 +46,13 @@ from riskwatch.store.models import (
 from riskwatch.store.versions import (
     KEY,
     SORT_COLUMNS,
-    TIME_COLUMNS,
     TRACKED_FIELDS,
     VERSION_AT,
     VERSION_HASH,
     add_sort_columns,
-    add_version_columns,
+    iso_datetimes,
     party_key,
+    prepare_versions,
 )
 
 STORED_CASE_COLUMNS: tuple[str, ...] = tuple(c for c in CASE_COLUMNS if c != ROW_NUMBER)
@@ -62,7 +60,6 @@ STORED_PARTY_COLUMNS: tuple[str, ...] = tuple(c for c in PARTY_COLUMNS if c not 
 NOTE = "note"
 SELECT_CHUNK = 5000
 WRITE_CHUNK = 20000
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class SaveCounts(NamedTuple):
@@ -98,14 +95,6 @@ def dialect_insert(session: Session, table: Table) -> Any:
     raise NotImplementedError(f"dialect_insert: unsupported dialect {name}")
 
 
-def _naive_times(s: pd.Series) -> pd.Series:
-    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
-        s = pd.to_datetime(s, errors="coerce")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    return s
-
-
 def _py_values(s: pd.Series) -> list[Any]:
     """Column values as Python objects with ``None`` for missing (what DB drivers accept)."""
     mask = s.isna().to_numpy()
@@ -138,9 +127,7 @@ def _values(frame: pd.DataFrame, columns: Sequence[str], dialect: str,
             continue
         s = frame[c]
         if dialect == "sqlite" and pd.api.types.is_datetime64_any_dtype(s.dtype):
-            arr = s.dt.strftime(_SQLITE_TIME).to_numpy(dtype=object).copy()
-            arr[s.isna().to_numpy()] = None
-            lists.append(arr.tolist())
+            lists.append(iso_datetimes(s, sep=" ").tolist())
         else:
             lists.append(_py_values(s))
     lists.extend(extra)
@@ -168,36 +155,6 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _prepare_cases(cases: pd.DataFrame) -> pd.DataFrame:
-    require_columns(cases.columns, [SOURCE, SOURCE_ID, "received_at"], "save_cases(cases)")
-    out = cases.copy()
-    for c in CASE_COLUMNS:
-        if c not in out.columns:
-            out[c] = None
-    for c in TIME_COLUMNS:
-        out[c] = _naive_times(out[c])
-    out[IS_GROUP] = out[IS_GROUP].astype(object).where(out[IS_GROUP].notna(), False).astype(bool)
-    out[HEADCOUNT] = pd.to_numeric(out[HEADCOUNT], errors="coerce").fillna(1).astype("int64")
-    out[RETURNED_COUNT] = pd.to_numeric(out[RETURNED_COUNT], errors="coerce").fillna(0).astype("int64")
-    out[SOURCE] = out[SOURCE].astype(str)
-    out[SOURCE_ID] = out[SOURCE_ID].astype(str)
-    return out.reset_index(drop=True)
-
-
-def _prepare_parties(parties: pd.DataFrame | None) -> pd.DataFrame:
-    if parties is None or not len(parties):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in PARTY_COLUMNS})
-    require_columns(parties.columns, [SOURCE, SOURCE_ID, SEQ], "save_cases(parties)")
-    out = parties.copy()
-    for c in PARTY_COLUMNS:
-        if c not in out.columns:
-            out[c] = None
-    out[SOURCE] = out[SOURCE].astype(str)
-    out[SOURCE_ID] = out[SOURCE_ID].astype(str)
-    out[SEQ] = pd.to_numeric(out[SEQ]).astype("int64")
-    return out.reset_index(drop=True)
-
-
 def _select_existing(session: Session, cases: pd.DataFrame) -> pd.DataFrame:
     c = cases_table.c
     cols = [c.source, c.source_id, c.id, c.version_at, c.version_hash, c.status, c.returned_count, c.level]
@@ -222,9 +179,7 @@ def _snapshot(frame: pd.DataFrame) -> list[str]:
     for f in TRACKED_FIELDS:
         s = frame[f].reset_index(drop=True)
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            arr = s.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(dtype=object).copy()
-            arr[s.isna().to_numpy()] = None
-            snap[f] = pd.Series(arr, dtype=object)
+            snap[f] = pd.Series(iso_datetimes(s, unit="s"), dtype=object)
         else:
             snap[f] = pd.Series(_py_values(s), dtype=object)
     if not len(snap):
@@ -295,9 +250,8 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
     """
     if cases is None or not len(cases):
         return SaveCounts(0, 0, 0, 0)
-    cases = _prepare_cases(cases)
-    parties = _prepare_parties(parties)
-    cases = add_version_columns(cases, parties)
+    if VERSION_HASH not in cases.columns:
+        cases, parties = prepare_versions(cases, parties)
     existing = _select_existing(session, cases)
     inc = classify_versions(cases, existing)
     counts = inc["_class"].value_counts()
@@ -317,11 +271,13 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
     # new cases
     if len(to_insert):
         n = len(to_insert)
+        c = cases_table.c
+        before = conn.execute(select(func.coalesce(func.max(c.id), 0))).scalar_one()
         _executemany(session, _insert_sql(session, "cases", [*case_cols, "first_batch_id", "last_batch_id"]),
                      _values(to_insert, case_cols, dialect, ([batch_id] * n, [batch_id] * n)))
-        created = _select_existing(session, to_insert)
-        ids.update(zip(zip(created[SOURCE], created[SOURCE_ID], strict=True), created["case_id"].astype(int),
-                       strict=True))
+        # the rows just inserted are those above the largest id before (a primary-key range scan)
+        created = conn.execute(select(c.source, c.source_id, c.id).where(c.id > before))
+        ids.update(((src, sid), int(i)) for src, sid, i in created)
     # newer versions of stored cases
     if len(to_update):
         upd_cols = [c for c in case_cols if c not in KEY]

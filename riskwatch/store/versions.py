@@ -25,10 +25,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskwatch.schema import (
     CASE_COLUMNS,
     CLOSED_AT,
+    HEADCOUNT,
+    IS_GROUP,
     LEVEL,
     LEVEL_RANK,
     PARTY_COLUMNS,
@@ -85,13 +89,24 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def iso_datetimes(s: pd.Series, unit: str = "us", sep: str = "T", missing: Any = None) -> np.ndarray:
+    """ISO text of a naive datetime column (``2024-03-05T14:30:00.000000`` for ``unit="us"``), as an object
+    array with ``missing`` for NaT; ``sep`` replaces the ``T``. Much faster than ``Series.dt.strftime``."""
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    values = s.to_numpy(dtype=f"datetime64[{unit}]")
+    text = np.datetime_as_string(values, unit=unit)
+    if sep != "T":
+        text = np.char.replace(text, "T", sep)
+    out = text.astype(object)
+    out[np.isnat(values)] = missing
+    return out
+
+
 def _format_column(s: pd.Series) -> list[str]:
     """Vectorized ``format_value`` over a column."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-        out = s.dt.strftime(_TIME_FORMAT)
-        return out.astype(object).where(s.notna(), "").tolist()
+        return iso_datetimes(s, missing="").tolist()
     if pd.api.types.is_bool_dtype(s.dtype):
         arr = np.where(s.fillna(False).to_numpy(dtype=bool), "1", "0").astype(object)
         arr[s.isna().to_numpy()] = ""
@@ -103,6 +118,11 @@ def _format_column(s: pd.Series) -> list[str]:
     if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         return s.fillna("").to_numpy(dtype=object).tolist()
     vals = s.to_numpy(dtype=object)
+    missing = pd.isna(vals)
+    if pd.api.types.infer_dtype(vals, skipna=True) in ("string", "empty"):  # only text: no per-value work
+        vals = vals.copy()
+        vals[missing] = ""
+        return vals.tolist()
     out_list = []
     for v in vals.tolist():
         out_list.append(v if type(v) is str else format_value(v))
@@ -110,8 +130,12 @@ def _format_column(s: pd.Series) -> list[str]:
 
 
 def _row_texts(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
-    cols = [_format_column(frame[c]) if c in frame.columns else [""] * len(frame) for c in columns]
-    return [_FIELD_SEP.join(vals) for vals in zip(*cols, strict=True)] if cols else [""] * len(frame)
+    """Per row, the canonical texts of ``columns`` joined by the field separator (joined in Arrow)."""
+    if not columns or not len(frame):
+        return [""] * len(frame)
+    arrays = [pa.array(_format_column(frame[c]) if c in frame.columns else [""] * len(frame), type=pa.string())
+              for c in columns]
+    return pc.binary_join_element_wise(*arrays, _FIELD_SEP).to_pylist()
 
 
 def party_key(cases: pd.DataFrame, parties: pd.DataFrame) -> list[str]:
@@ -180,3 +204,52 @@ def version_sort_key(row: Any) -> tuple[Any, ...]:
         LEVEL_RANK.get(row[LEVEL], -1) if isinstance(row[LEVEL], str) else -1,
         row[VERSION_HASH],
     )
+
+
+def _naive_times(s: pd.Series) -> pd.Series:
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = pd.to_datetime(s, errors="coerce")
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    return s
+
+
+def _prepare_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    require_columns(cases.columns, [SOURCE, SOURCE_ID, "received_at"], "save_cases(cases)")
+    out = cases.copy()
+    for c in CASE_COLUMNS:
+        if c not in out.columns:
+            out[c] = None
+    for c in TIME_COLUMNS:
+        out[c] = _naive_times(out[c])
+    out[IS_GROUP] = out[IS_GROUP].astype(object).where(out[IS_GROUP].notna(), False).astype(bool)
+    out[HEADCOUNT] = pd.to_numeric(out[HEADCOUNT], errors="coerce").fillna(1).astype("int64")
+    out[RETURNED_COUNT] = pd.to_numeric(out[RETURNED_COUNT], errors="coerce").fillna(0).astype("int64")
+    out[SOURCE] = out[SOURCE].astype(str)
+    out[SOURCE_ID] = out[SOURCE_ID].astype(str)
+    return out.reset_index(drop=True)
+
+
+def _prepare_parties(parties: pd.DataFrame | None) -> pd.DataFrame:
+    if parties is None or not len(parties):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PARTY_COLUMNS})
+    require_columns(parties.columns, [SOURCE, SOURCE_ID, SEQ], "save_cases(parties)")
+    out = parties.copy()
+    for c in PARTY_COLUMNS:
+        if c not in out.columns:
+            out[c] = None
+    out[SOURCE] = out[SOURCE].astype(str)
+    out[SOURCE_ID] = out[SOURCE_ID].astype(str)
+    out[SEQ] = pd.to_numeric(out[SEQ]).astype("int64")
+    return out.reset_index(drop=True)
+
+
+def prepare_versions(cases: pd.DataFrame, parties: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pure part of ``save_cases``: fill defaults and add ``version_at`` / ``version_hash``.
+
+    Ingest may call it ahead (in another process) and hand the result to ``save_cases``, which then
+    skips it.
+    """
+    prepared = _prepare_cases(cases)
+    party_frame = _prepare_parties(parties)
+    return add_version_columns(prepared, party_frame), party_frame
