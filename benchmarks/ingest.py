@@ -2,8 +2,9 @@
 
     python benchmarks/ingest.py [--rows 1000000] [--pg URL] [--repeat 1]
 
-Each ingest runs in its own child process (``riskwatch ingest`` through the CLI, a fresh database each
-time), so the peak memory reported is that process's maximum resident set size. Backends run side by
+Each ingest runs as its own ``riskwatch ingest`` process through the CLI, on a fresh database each time;
+its peak memory is that of the process and its forked reader together (sum of proportional set
+sizes, sampled every 0.1 s). Backends run side by
 side in one invocation; quote the medians and the ratio, not a single run (the machine is shared).
 """
 
@@ -33,22 +34,39 @@ def make_input(rows: int, path: Path) -> None:
     print(f"generated {rows} rows into {path} in {time.perf_counter() - t:.1f} s", flush=True)
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """Memory of a process and all its descendants (KiB): the sum of their proportional set sizes
+    (``Pss``, so pages the forked reader shares with its parent are not counted twice), from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/smaps_rollup").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("Pss:")))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, StopIteration, ValueError):
+            continue
+    return total
+
+
 def run_ingest(db_url: str, path: Path) -> tuple[float, float, str]:
-    """Seconds, peak RSS (MiB) of a child ``riskwatch ingest``, and its last output line."""
+    """Seconds, peak resident memory (MiB, writer and forked reader, proportional set size summed, sampled every 0.1 s) of one
+    ``riskwatch ingest`` run, and its last output line."""
     subprocess.run([sys.executable, "-m", "riskwatch.cli", "--db", db_url, "db", "upgrade"],
                    check=True, capture_output=True)
     t = time.perf_counter()
-    # a fresh interpreter per run so that ru_maxrss of children is this run's peak
-    code = ("import resource,sys,subprocess;"
-            "r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
-            "print(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-500:]);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "riskwatch.cli", "--db", db_url,
-                          "ingest", str(path), "--source", "hotline_12345"],
-                         check=True, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "riskwatch.cli", "--db", db_url, "ingest", str(path),
+                             "--source", "hotline_12345"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.1)
     seconds = time.perf_counter() - t
-    last, rss_kib = out.stdout.strip().splitlines()[-2:]
-    return seconds, int(rss_kib) / 1024, last
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"ingest failed ({proc.returncode}): {err[-2000:]}")
+    return seconds, peak / 1024, out.strip().splitlines()[-1]
 
 
 def reset_pg(url: str) -> None:
