@@ -105,7 +105,7 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str | None) -> None:
 
 
 def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
-    from riskwatch.ingest.normalize import build_refs
+    from riskwatch.ingest.refs import build_refs
     from riskwatch.store import upgrade_database
 
     settings = ctx.settings

@@ -23,8 +23,9 @@ from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, effective_due
 from riskwatch.indicators import MonthStats, compute_month_stats
 from riskwatch.ingest.background import in_background
-from riskwatch.ingest.normalize import NormalizedChunk, Refs, build_refs, normalize_chunk
+from riskwatch.ingest.normalize import NormalizedChunk, normalize_chunk
 from riskwatch.ingest.readers import read_table
+from riskwatch.ingest.refs import Refs, build_refs
 from riskwatch.schema import UnreadableFileError
 from riskwatch.store import (
     finish_batch,

@@ -94,6 +94,10 @@ PARTY_COLUMNS: tuple[str, ...] = (
     REGION_CODE, ACCOUNT_ID,
 )
 
+# --- raw chunk meta columns (readers -> normalize) --------------------------------------------
+IS_TOTAL_ROW = "is_total_row"  # bool: a 合计 / 总计 row, quarantined, not a record
+EXTRA_CELLS = "extra_cells"  # text of non-empty cells beyond the header's width, else None
+
 # --- quarantine frame ------------------------------------------------------------------------
 FIELD = "field"
 REASON = "reason"

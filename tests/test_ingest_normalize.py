@@ -12,15 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskwatch.config import load_settings
-from riskwatch.ingest.normalize import (
-    NOTE_COLUMNS,
-    TOTAL_ROW_REASON,
-    build_refs,
-    normalize_chunk,
-    parse_datetimes,
-    resolve_category,
-    resolve_region,
-)
+from riskwatch.ingest.dates import parse_datetimes
+from riskwatch.ingest.normalize import NOTE_COLUMNS, TOTAL_ROW_REASON, normalize_chunk
+from riskwatch.ingest.refs import build_refs, resolve_category, resolve_region
 from riskwatch.schema import CASE_COLUMNS, PARTY_COLUMNS, QUARANTINE_COLUMNS, UNCLASSIFIED
 
 SETTINGS = load_settings()

@@ -12,8 +12,8 @@ import pytest
 from openpyxl import Workbook
 
 from riskwatch.config import load_settings
-from riskwatch.ingest.readers import EXTRA_CELLS, IS_TOTAL_ROW, read_table
-from riskwatch.schema import UnreadableFileError
+from riskwatch.ingest.readers import read_table
+from riskwatch.schema import EXTRA_CELLS, IS_TOTAL_ROW, UnreadableFileError
 
 SETTINGS = load_settings()
 MAPPINGS = SETTINGS.mappings

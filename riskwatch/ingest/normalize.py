@@ -32,7 +32,6 @@ writers in ``report/``) must neutralize it (prefix ``'``) before writing a cell.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,18 +39,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from riskwatch.config import GroupRules, IngestSettings, RegionTree, Settings, SourceMapping, Taxonomy
+from riskwatch.config import SourceMapping
+from riskwatch.ingest.dates import parse_datetimes
 from riskwatch.ingest.identity import halfwidth_series, normalize_id_numbers, normalize_phones
+from riskwatch.ingest.refs import (
+    Refs,
+    label_key,
+    resolve_category,
+    resolve_distinct,
+    resolve_region,
+)
+from riskwatch.ingest.text import WS, WS_RUN, extract_groups, strip_text, to_float
 from riskwatch.schema import (
     CASE_COLUMNS,
     CHANNEL_LABELS,
+    EXTRA_CELLS,
+    IS_TOTAL_ROW,
     LEVEL_LABELS,
     PARTY_COLUMNS,
     QUARANTINE_COLUMNS,
-    REGION_DEPTH,
     ROW_NUMBER,
     UNCLASSIFIED,
     Channel,
@@ -61,8 +68,6 @@ from riskwatch.schema import (
     Status,
 )
 
-IS_TOTAL_ROW = "is_total_row"
-EXTRA_CELLS = "extra_cells"
 META_COLUMNS = (ROW_NUMBER, IS_TOTAL_ROW, EXTRA_CELLS)
 NOTE_COLUMNS = (ROW_NUMBER, "field", "note")
 TIME_FIELDS = ("received_at", "registered_at", "due_at", "closed_at", "updated_at")
@@ -73,97 +78,10 @@ REGION_FIELDS = ("region_district", "region_township", "region_community", "regi
 TOTAL_ROW_REASON = "合计行 total row, not a record"
 _TRUE = ("是", "true", "yes", "y", "1", "对", "有")
 _FALSE = ("否", "false", "no", "n", "0", "无")
-WS = " \t\r\n\x0b\x0c\u3000\u00a0\u2002\u2003\u200b"  # literal characters: RE2-native patterns
-_WS_RUN = f"[{WS}]+"
 _FORMULA = f"^(?:=|[+\\-@][{WS}]*[A-Za-z0-9_(\"'$.!])"
-_REGION_SUFFIXES = ("街道办事处", "办事处", "社区居委会", "居委会", "村委会", "街道", "社区", "网格", "区", "县",
-                    "市", "镇", "乡", "村")
 
 
 # --- reference lookups ---------------------------------------------------------------------------
-def label_key(text: object) -> str:
-    """Comparable form of a label: NFKC, lower-case, without whitespace, punctuation and symbols."""
-    if text is None:
-        return ""
-    s = unicodedata.normalize("NFKC", str(text)).lower()
-    return "".join(ch for ch in s if unicodedata.category(ch)[0] in "LN")
-
-
-def _strip_suffix(key: str) -> str:
-    for suf in _REGION_SUFFIXES:
-        if key.endswith(suf) and len(key) > len(suf):
-            return key[: -len(suf)]
-    return key
-
-
-@dataclass(frozen=True)
-class Refs:
-    """Lookup tables built once from the configuration (``build_refs``)."""
-
-    city_code: str
-    region_parent: Mapping[str, str]
-    region_depth: Mapping[str, int]
-    region_by_parent: Mapping[tuple[str, str], str]  # (parent code, name key) -> code
-    region_by_depth: Mapping[tuple[int, str], tuple[str, ...]]  # (depth, name key) -> codes
-    category_by_label: Mapping[str, str]  # label key -> code (leaf, top, "top+leaf")
-    category_child: Mapping[tuple[str, str], str]  # (top code, leaf key) -> leaf code
-    category_parent: Mapping[str, str]
-    min_group_headcount: int
-    max_field_chars: int
-
-    def is_under(self, code: str, ancestor: str) -> bool:
-        while code:
-            if code == ancestor:
-                return True
-            code = self.region_parent.get(code, "")
-        return False
-
-
-def make_refs(regions: RegionTree, taxonomy: Taxonomy, group: GroupRules, ingest: IngestSettings) -> Refs:
-    """Precompute the region, category and rule lookups used by ``normalize_chunk``."""
-    by_parent: dict[tuple[str, str], str] = {}
-    by_depth: dict[tuple[int, str], list[str]] = {}
-    depth = {c: REGION_DEPTH[r.level] for c, r in regions.regions.items()}
-    for code, r in regions.regions.items():
-        keys = {label_key(r.name), _strip_suffix(label_key(r.name))}
-        parent = regions.regions.get(r.parent)
-        if parent is not None:  # "丰北社区第1网格" may be written "第1网格"
-            pk = label_key(parent.name)
-            if label_key(r.name).startswith(pk) and len(label_key(r.name)) > len(pk):
-                short = label_key(r.name)[len(pk):]
-                keys |= {short, _strip_suffix(short)}
-        for k in keys - {""}:
-            by_parent.setdefault((r.parent, k), code)
-            lst = by_depth.setdefault((depth[code], k), [])
-            if code not in lst:
-                lst.append(code)
-    cats: dict[str, str] = {}
-    child: dict[tuple[str, str], str] = {}
-    tops = {c.code: c for c in taxonomy.categories.values() if not c.parent}
-    for c in taxonomy.categories.values():
-        names = [label_key(n) for n in (c.name, *c.aliases)]
-        for k in names:
-            cats.setdefault(k, c.code)
-        if c.parent:
-            top = tops[c.parent]
-            for k in names:
-                child.setdefault((c.parent, k), c.code)
-                for t in (top.name, *top.aliases):
-                    cats.setdefault(label_key(t) + k, c.code)
-    cats.pop("", None)
-    return Refs(
-        city_code=regions.root, region_parent={c: r.parent for c, r in regions.regions.items()},
-        region_depth=depth, region_by_parent=by_parent,
-        region_by_depth={k: tuple(v) for k, v in by_depth.items()},
-        category_by_label=cats, category_child=child,
-        category_parent={c.code: c.parent for c in taxonomy.categories.values()},
-        min_group_headcount=group.min_headcount, max_field_chars=ingest.max_field_chars,
-    )
-
-
-def build_refs(settings: Settings) -> Refs:
-    """``make_refs`` over the sections of ``settings`` (regions, taxonomy, group rules, ingest limits)."""
-    return make_refs(settings.regions, settings.taxonomy, settings.group, settings.ingest)
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -201,14 +119,6 @@ class _Notes:
 
 
 # --- text helpers --------------------------------------------------------------------------------
-def _text(s: pd.Series) -> pd.Series:
-    """Stripped text in pandas' ``str`` dtype, missing (NaN) for empty."""
-    t = s.astype("str") if s.dtype != "str" else s
-    t = t.str.strip()
-    return t.where(t != "")
-
-
-_halfwidth = halfwidth_series
 
 
 def _obj(s: pd.Series) -> pd.Series:
@@ -221,11 +131,11 @@ def _obj(s: pd.Series) -> pd.Series:
 
 
 def _clean_free_text(s: pd.Series, field: str, rows: pd.Series, notes: _Notes, limit: int) -> pd.Series:
-    t = _text(s)
+    t = strip_text(s)
     present = t.notna()
     if not present.any():
         return t
-    t = t.str.replace(_WS_RUN, " ", regex=True)
+    t = t.str.replace(WS_RUN, " ", regex=True)
     formula = t.str.contains(_FORMULA, regex=True).fillna(False).astype(bool)
     if formula.any():
         notes.add(rows[formula], field, "formula-like text: kept verbatim, exports must neutralize it")
@@ -239,143 +149,14 @@ def _clean_free_text(s: pd.Series, field: str, rows: pd.Series, notes: _Notes, l
 
 
 # --- dates ---------------------------------------------------------------------------------------
-_DATE_RE = (r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-            r"(?:[\sT]*(?P<h>\d{1,2})\s*[:时]\s*(?P<mi>\d{1,2})(?:\s*[:分]\s*(?P<s>\d{1,2})(?:[.,](?P<f>\d{1,9}))?\s*秒?)?\s*分?)?"
-            r"\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?$")
-_COMPACT_RE = r"^(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})(?:\s*T?(?P<h>\d{2}):?(?P<mi>\d{2})(?::?(?P<s>\d{2}))?)?$"
-_SERIAL_RE = r"^(?P<v>\d{4,6}(?:\.\d+)?)$"
-EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
-SERIAL_RANGE = (18264, 80000)  # 1950-01-01 .. 2119
-_NAT = np.datetime64("NaT", "ns")
-
-
-def _arrow(s: pd.Series) -> pa.Array:
-    """The Arrow string array behind a ``str`` Series (a conversion for other dtypes)."""
-    arr = pa.array(s.array) if s.dtype == "str" else pa.array(s.to_numpy(dtype=object, na_value=None),
-                                                               type=pa.large_string(), from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def _extract(s: pd.Series, pattern: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """RE2 ``extract_regex`` (native): (matched mask, group name -> string array, "" = not matched)."""
-    r = pc.extract_regex(_arrow(s), pattern=pattern)
-    ok = r.is_valid().to_numpy(zero_copy_only=False)
-    groups = {r.type.field(i).name: r.field(i) for i in range(r.type.num_fields)}
-    return ok, groups
-
-
-def _num(a: pa.Array) -> np.ndarray:
-    """Digit strings -> float64 numpy (NaN for null / empty)."""
-    a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
-    return pc.cast(a, pa.float64()).to_numpy(zero_copy_only=False)
-
-
-def _assemble(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarray, mi: np.ndarray,
-              sec: np.ndarray) -> np.ndarray:
-    """Calendar parts (float, NaN = missing; time parts NaN -> 0) -> datetime64[ns], NaT when impossible."""
-    h, mi, sec = (np.nan_to_num(x, nan=0.0) for x in (h, mi, sec))
-    ok = ((y >= 1900) & (y <= 2200) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= 31)
-          & (h <= 23) & (mi <= 59) & (sec <= 59))
-    yi = np.where(ok, y, 1970).astype("int64")
-    mi_ = np.where(ok, mo, 1).astype("int64")
-    di = np.where(ok, d, 1).astype("int64")
-    month = (yi - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (mi_ - 1).astype("timedelta64[M]")
-    first = month.astype("datetime64[D]")
-    dim = ((month + np.timedelta64(1, "M")).astype("datetime64[D]") - first).astype("int64")
-    ok &= di <= dim
-    secs = (np.where(ok, h, 0) * 3600 + np.where(ok, mi, 0) * 60 + np.where(ok, sec, 0)).astype("int64")
-    out = (first + (di - 1).astype("timedelta64[D]")).astype("datetime64[ns]") + secs.astype("timedelta64[s]")
-    out[~ok] = _NAT
-    return out
-
-
-def _fast_iso(t: pd.Series, out: np.ndarray) -> np.ndarray:
-    """Native fast path for ``YYYY-MM-DD HH:MM:SS`` and ``YYYY-MM-DD`` (Arrow strptime; its roll-over of
-    impossible days such as 02-30 is rejected by comparing the day back)."""
-    arr = _arrow(t)
-    length = pc.utf8_length(arr)
-    for fmt, n in (("%Y-%m-%d %H:%M:%S", 19), ("%Y-%m-%d", 10)):
-        cand = pc.equal(length, n)
-        if not pc.any(cand).as_py():
-            continue
-        ts = pc.strptime(pc.if_else(cand, arr, pa.scalar(None, arr.type)), format=fmt, unit="s", error_is_null=True)
-        day_txt = pc.utf8_slice_codeunits(pc.if_else(cand, arr, "0000-00-00"), 8, 10)
-        same = pc.equal(pc.day(ts), pc.cast(pc.if_else(pc.match_substring_regex(day_txt, "^[0-9]{2}$"), day_txt, "0"), pa.int64()))
-        good = pc.and_(pc.is_valid(ts), pc.fill_null(same, False)).to_numpy(zero_copy_only=False)
-        if good.any():
-            vals = pc.cast(ts, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
-            out = np.where(good & np.isnat(out), vals, out)
-    return out
-
-
-def _date_parts(g: dict[str, pa.Array]) -> np.ndarray:
-    """Datetimes from the ``_DATE_RE`` groups (fraction of a second and UTC offset applied)."""
-    dt = _assemble(_num(g["y"]), _num(g["mo"]), _num(g["d"]), _num(g["h"]), _num(g["mi"]), _num(g["s"]))
-    frac = g["f"]
-    if pc.any(pc.not_equal(frac, "")).as_py():
-        fs = pd.Series(frac.to_numpy(zero_copy_only=False), dtype=object).fillna("").astype(str)
-        fr = pd.to_numeric("0." + fs.where(fs != "", "0"), errors="coerce").fillna(0).to_numpy()
-        dt = dt + np.round(fr * 1e6).astype("int64").astype("timedelta64[us]")
-    tz = g["tz"]
-    if pc.any(pc.not_equal(tz, "")).as_py():
-        z = pd.Series(tz.to_numpy(zero_copy_only=False), dtype=object).fillna("").astype(str)
-        sign = np.where(z.str.startswith("-"), -1, 1)
-        hh = pd.to_numeric(z.str.slice(1, 3), errors="coerce").fillna(0).to_numpy()
-        mm = pd.to_numeric(z.str.replace(":", "", regex=False).str.slice(3, 5), errors="coerce").fillna(0).to_numpy()
-        shift = np.where(z.to_numpy() != "", 480 - sign * (hh * 60 + mm), 0).astype("int64")
-        dt = dt + shift.astype("timedelta64[m]")
-    return dt
-
-
-def parse_datetimes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse date/time text to naive ``datetime64[ns]`` wall-clock Asia/Shanghai (vectorized, Arrow RE2).
-
-    Accepted: ``2024-03-05``, ``2024-03-05 14:30[:00[.fff]]``, ``2024-03-05T14:30:00+08:00`` / ``Z``
-    (converted to +08:00, then naive), ``2024/3/5 [14:30]``, ``2024.3.5``, ``2024年3月5日 [14:30]`` /
-    ``14时30分``, ``20240305[143000]``, Excel serials (``45356``, ``45356.604166``; 1900 system, epoch
-    1899-12-30, rounded to the second). Impossible dates (2024-02-30, 25:61) are unparseable.
-
-    Returns ``(parsed, bad)``: ``bad`` is True where the text is non-empty but unparseable.
-    """
-    t = _halfwidth(_text(values)).str.replace("：", ":", regex=False)
-    present = t.notna().to_numpy()
-    out = np.full(len(t), _NAT, dtype="datetime64[ns]")
-    if present.any():
-        out = _fast_iso(t, out)
-        rest = present & np.isnat(out)
-        if rest.any():
-            sub = t[rest]
-            res = np.full(len(sub), _NAT, dtype="datetime64[ns]")
-            ok, g = _extract(sub, _DATE_RE)
-            if ok.any():
-                res = np.where(ok, _date_parts(g), res)
-            left = np.isnat(res)
-            if left.any():
-                ok2, g = _extract(sub, _COMPACT_RE)
-                ok2 &= left
-                if ok2.any():
-                    dt = _assemble(_num(g["y"]), _num(g["mo"]), _num(g["d"]), _num(g["h"]), _num(g["mi"]), _num(g["s"]))
-                    res = np.where(ok2, dt, res)
-                left &= np.isnat(res)
-            if left.any():
-                ok3, g = _extract(sub, _SERIAL_RE)
-                ok3 &= left
-                if ok3.any():
-                    v = _num(g["v"])
-                    ok3 &= (v >= SERIAL_RANGE[0]) & (v <= SERIAL_RANGE[1])
-                    secs = np.round(np.where(ok3, v, 0) * 86400).astype("int64")
-                    res = np.where(ok3, EXCEL_EPOCH + secs.astype("timedelta64[s]"), res)
-            out[rest] = res
-    parsed = pd.Series(out, index=values.index, dtype="datetime64[ns]")
-    return parsed, pd.Series(present & np.isnat(out), index=values.index)
 
 
 # --- numbers and labels ------------------------------------------------------------------------------
 def _parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Integer text (``"3"``, ``"3.0"``, ``" 3 "``, full-width, ``3人``) -> float (NaN when missing/bad), bad mask."""
-    t = _halfwidth(_text(values)).str.replace(_WS_RUN, "", regex=True)
-    ok, g = _extract(t, r"^\+?(?P<n>\d{1,9})(?:\.0*)?(?:人|次|件)?$")
-    num = np.where(ok, _num(g["n"]), np.nan)
+    t = halfwidth_series(strip_text(values)).str.replace(WS_RUN, "", regex=True)
+    ok, g = extract_groups(t, r"^\+?(?P<n>\d{1,9})(?:\.0*)?(?:人|次|件)?$")
+    num = np.where(ok, to_float(g["n"]), np.nan)
     bad = t.notna().to_numpy() & np.isnan(num)
     return pd.Series(num, index=values.index), pd.Series(bad, index=values.index)
 
@@ -400,7 +181,7 @@ def _label_map(mapping: SourceMapping, key: str, enum: type | None) -> dict[str,
 
 def _map_labels(values: pd.Series, table: dict[str, Any]) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(mapped object Series with None where missing/unknown, unknown mask, cleaned text)."""
-    t = _text(values)
+    t = strip_text(values)
     uniq = t.dropna().unique()
     lut = {u: table.get(label_key(u)) for u in uniq}
     mapped = t.map(lut).astype(object)
@@ -444,83 +225,13 @@ class _Texts:
     def __call__(self, field: str) -> pd.Series:
         if field not in self.cache:
             if field in self.cols:
-                self.cache[field] = _text(self.raw[self.cols[field]])
+                self.cache[field] = strip_text(self.raw[self.cols[field]])
             else:
                 self.cache[field] = pd.Series(np.nan, index=self.raw.index, dtype="str")
         return self.cache[field]
 
 
 # --- categories and regions (resolved per distinct value, then mapped back) ---------------------------
-def resolve_category(refs: Refs, label: str | None, l1: str | None, l2: str | None) -> tuple[str, bool]:
-    """Category code for a combined label or an (l1, l2) pair; ``(code, known)``."""
-    cats = refs.category_by_label
-    if label:
-        k = label_key(label)
-        if k in cats:
-            return cats[k], True
-        parts = [label_key(p) for p in re.split(r"[-/>›»|\\、:·_—–]+", label) if label_key(p)]
-        if len(parts) >= 2:
-            top = cats.get(parts[0])
-            if top and (top, parts[-1]) in refs.category_child:
-                return refs.category_child[(top, parts[-1])], True
-            if parts[-1] in cats:
-                return cats[parts[-1]], True
-            if top and not refs.category_parent.get(top):
-                return top, True
-    if l1 or l2:
-        top = cats.get(label_key(l1)) if l1 else None
-        if top and refs.category_parent.get(top):  # l1 was a leaf label
-            top = refs.category_parent[top]
-        if l2:
-            k2 = label_key(l2)
-            if top and (top, k2) in refs.category_child:
-                return refs.category_child[(top, k2)], True
-            if k2 in cats and (not top or refs.category_parent.get(cats[k2]) in (top, "")):
-                return cats[k2], True
-        if top:
-            return top, True
-    return UNCLASSIFIED, False
-
-
-def resolve_region(refs: Refs, code: str | None, names: tuple[str | None, ...]) -> tuple[str, str]:
-    """Deepest region code from a code and/or names (district, township, community, grid).
-
-    Returns ``(code, problem)``; ``problem`` is ``""`` when everything written was resolved.
-    """
-    current = refs.city_code
-    problem = ""
-    if code:
-        c = "".join(ch for ch in unicodedata.normalize("NFKC", code) if ch.isalnum())
-        while c and c not in refs.region_depth:
-            c = c[:-3] if len(c) > 6 else ""
-        if c:
-            current = c
-            if c != "".join(ch for ch in unicodedata.normalize("NFKC", code) if ch.isalnum()):
-                problem = f"region code {code} unknown, kept parent {c}"
-        else:
-            problem = f"region code {code} unknown"
-    for depth, name in enumerate(names, start=1):
-        if not name:
-            continue
-        cur_depth = refs.region_depth.get(current, 0)
-        if depth <= cur_depth:
-            continue  # the code already went deeper
-        key = label_key(name)
-        found = None
-        if depth == cur_depth + 1:
-            found = refs.region_by_parent.get((current, key)) or refs.region_by_parent.get((current, _strip_suffix(key)))
-        if found is None:
-            cands = [c for k in (key, _strip_suffix(key)) for c in refs.region_by_depth.get((depth, k), ())
-                     if refs.is_under(c, current)]
-            cands = list(dict.fromkeys(cands))
-            found = cands[0] if len(cands) == 1 else None
-        if found is None:
-            problem = (problem + "; " if problem else "") + f"{name} not found under {current}, kept parent"
-            break
-        current = found
-    if current == refs.city_code and not problem:
-        problem = "no region given, city root used" if not (code or any(names)) else "city root used"
-    return current, problem
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -546,8 +257,8 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
     cols = _columns_for(raw, mapping)
     notes = _Notes()
 
-    source_id = _text(_col(raw, cols, "source_id")).str.replace(r"^['=\"]+|\"$", "", regex=True)
-    source_id = _text(source_id)
+    source_id = strip_text(_col(raw, cols, "source_id")).str.replace(r"^['=\"]+|\"$", "", regex=True)
+    source_id = strip_text(source_id)
     times = {}
     bad_time = {}
     for f in TIME_FIELDS:
@@ -576,7 +287,7 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
         times[f] = times[f][keep].reset_index(drop=True)
         b = bad_time[f][keep].reset_index(drop=True)
         if f != "received_at" and b.any():
-            txt = _text(_col(raw, cols, f))[b]
+            txt = strip_text(_col(raw, cols, f))[b]
             notes.add(rows[b], f, ("unparseable date: " + txt).to_numpy(dtype=object))
     tx = _Texts(raw, cols)
     cases = _case_frame(tx, rows, mapping, refs, source_id, times, notes)
@@ -624,7 +335,7 @@ def _case_frame(tx: _Texts, rows: pd.Series, mapping: SourceMapping,
     l2 = (tx("category_l2"))
     raw_label = cat.where(cat.notna(), _join([l1, l2], "/"))
     key = pd.DataFrame({"c": _obj(cat), "a": _obj(l1), "b": _obj(l2)})
-    codes, known = _resolve_distinct(key, lambda c, a, b: resolve_category(refs, c, a, b))
+    codes, known = resolve_distinct(key, lambda c, a, b: resolve_category(refs, c, a, b))
     unknown = ~known
     if unknown.any():
         txt = raw_label[unknown].fillna("(empty)")
@@ -636,7 +347,7 @@ def _case_frame(tx: _Texts, rows: pd.Series, mapping: SourceMapping,
     rcode = (tx("region_code"))
     levels = [(tx(f)) for f in REGION_FIELDS]
     rkey = pd.DataFrame({"code": _obj(rcode), **{f: _obj(s) for f, s in zip(REGION_FIELDS, levels, strict=True)}})
-    rcodes, problems = _resolve_distinct(rkey, lambda c, *names: resolve_region(refs, c, names))
+    rcodes, problems = resolve_distinct(rkey, lambda c, *names: resolve_region(refs, c, names))
     has_problem = problems != ""
     if has_problem.any():
         notes.add(rows[has_problem], "region", np.array(["region unresolved: " + str(x) for x in problems[has_problem]], dtype=object))
@@ -707,27 +418,6 @@ def _join(parts: list[pd.Series], sep: str) -> pd.Series:
     return acc
 
 
-def _resolve_distinct(key: pd.DataFrame, fn: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``fn(*row)`` once per distinct row of ``key``; returns the two result arrays per row."""
-    if not len(key):
-        return np.array([], dtype=object), np.array([], dtype=object)
-    filled = key.astype(object).fillna("\x00").astype(str)
-    joined = filled.iloc[:, 0]
-    for col in filled.columns[1:]:
-        joined = joined + "\x1f" + filled[col]
-    codes, uniq = pd.factorize(joined)  # one string per row factorizes far faster than a MultiIndex
-    a, b = [], []
-    for text in uniq:
-        r = fn(*[None if v == "\x00" else v for v in str(text).split("\x1f")])
-        a.append(r[0])
-        b.append(r[1])
-    first = np.array(a, dtype=object)[codes]
-    second = np.array(b, dtype=object)[codes]
-    if second.dtype == object and len(second) and isinstance(b[0], bool | np.bool_):
-        second = second.astype(bool)
-    return first, second
-
-
 def _party_frame(tx: _Texts, rows: pd.Series, mapping: SourceMapping,
                  cases: pd.DataFrame, notes: _Notes, refs: Refs) -> pd.DataFrame:
     limit = refs.max_field_chars
@@ -784,11 +474,11 @@ def _co_parties(co: pd.Series, rows: pd.Series, notes: _Notes) -> pd.DataFrame:
     """``姓名|证件号码|联系电话|住址`` entries separated by ``；``/``;`` -> party rows (seq 1..)."""
     s = co.dropna()
     parts = s.str.split(r"[；;]", regex=True).explode()
-    parts = _text(parts.astype("str")).dropna()
+    parts = strip_text(parts.astype("str")).dropna()
     if not len(parts):
         return pd.DataFrame(columns=["_i", "seq", "role", "name", "id_raw", "phone_raw", "address", "account_id"])
     fields = parts.str.split("|", n=3, expand=True, regex=False).reindex(columns=range(4))
-    fields = fields.apply(_text)
+    fields = fields.apply(strip_text)
     empty = fields.isna().all(axis=1)
     many = parts.str.count(r"\|") > 3
     if many.any():

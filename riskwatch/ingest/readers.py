@@ -35,10 +35,8 @@ from typing import Any
 import pandas as pd
 
 from riskwatch.config import SourceMapping
-from riskwatch.schema import ROW_NUMBER, UnreadableFileError
+from riskwatch.schema import EXTRA_CELLS, IS_TOTAL_ROW, ROW_NUMBER, UnreadableFileError
 
-IS_TOTAL_ROW = "is_total_row"
-EXTRA_CELLS = "extra_cells"
 TOTAL_MARKERS = ("合计", "总计", "小计")
 HEADER_SCAN_ROWS = 15
 SAMPLE_BYTES = 1 << 20
