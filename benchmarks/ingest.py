@@ -4,7 +4,7 @@
 
 Each ingest runs as its own ``riskwatch ingest`` process through the CLI, on a fresh database each time;
 its peak memory is that of the process and its forked reader together (sum of proportional set
-sizes, sampled every 0.1 s). Backends run side by
+sizes, sampled every 0.5 s). Backends run side by
 side in one invocation; quote the medians and the ratio, not a single run (the machine is shared).
 """
 
@@ -51,7 +51,7 @@ def _tree_rss_kib(pid: int) -> int:
 
 
 def run_ingest(db_url: str, path: Path) -> tuple[float, float, str]:
-    """Seconds, peak resident memory (MiB, writer and forked reader, proportional set size summed, sampled every 0.1 s) of one
+    """Seconds, peak resident memory (MiB, writer and forked reader, proportional set size summed, sampled every 0.5 s) of one
     ``riskwatch ingest`` run, and its last output line."""
     subprocess.run([sys.executable, "-m", "riskwatch.cli", "--db", db_url, "db", "upgrade"],
                    check=True, capture_output=True)
@@ -61,7 +61,7 @@ def run_ingest(db_url: str, path: Path) -> tuple[float, float, str]:
     peak = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss_kib(proc.pid))
-        time.sleep(0.1)
+        time.sleep(0.5)
     seconds = time.perf_counter() - t
     out, err = proc.communicate()
     if proc.returncode:
