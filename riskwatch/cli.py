@@ -142,6 +142,10 @@ def _echo_summary(s: pipeline.FileSummary) -> None:
     click.echo(f"{Path(s.file).name:<40} read {s.read}  new {s.new}  updated {s.updated}  "
                f"unchanged {s.unchanged}  older {s.older}  quarantined {s.quarantined}  "
                f"[{s.source}, {s.encoding}]")
+    for problem in s.problems:
+        click.echo(f"    quarantined  {problem}")
+    if s.quarantined > len(s.problems):
+        click.echo(f"    ... {s.quarantined - len(s.problems)} more: riskwatch quarantine")
 
 
 @cli.command()

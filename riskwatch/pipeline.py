@@ -26,7 +26,7 @@ from riskwatch.ingest.background import in_background
 from riskwatch.ingest.normalize import NormalizedChunk, normalize_chunk
 from riskwatch.ingest.readers import read_table
 from riskwatch.ingest.refs import Refs, build_refs
-from riskwatch.schema import UnreadableFileError
+from riskwatch.schema import RowProblem, UnreadableFileError
 from riskwatch.store import (
     finish_batch,
     load_cases,
@@ -61,7 +61,9 @@ class FileSummary:
     quarantined: int = 0
     blank: int = 0
     notes: Counter[str] = field(default_factory=Counter)
-    error: str = ""
+    problems: list[RowProblem] = field(default_factory=list)  # the first quarantined rows, as examples
+
+    MAX_PROBLEMS = 5
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -133,6 +135,8 @@ def ingest_file(session: Session, settings: Settings, path: Path, now: datetime,
         summary.unchanged += counts.unchanged
         summary.older += counts.older
         summary.quarantined += len(chunk.quarantine)
+        for q in chunk.quarantine.head(FileSummary.MAX_PROBLEMS - len(summary.problems)).itertuples():
+            summary.problems.append(RowProblem(path.name, int(q.row_number), str(q.field), str(q.reason)))
         summary.notes.update(_note_kinds(chunk.notes))
     finish_batch(session, batch_id, rows_read=summary.read, rows_new=summary.new,
                  rows_updated=summary.updated, rows_unchanged=summary.unchanged, rows_older=summary.older,

@@ -134,7 +134,8 @@ def test_malformed_rows_are_quarantined_with_file_row_field(db_url: str, tmp_pat
     assert cases.loc["A2", "content"].startswith("=cmd")  # kept verbatim as text
     assert cases.loc["A3", "category_code"] == "99"
     assert cases.loc["A5", "received_at"] == pd.Timestamp("2024-03-05 14:30")
-    assert "messy.csv" in result.output
+    assert "messy.csv: row 8: received_at: received_at unparseable" in result.output
+    assert "messy.csv: row 9: source_id" in result.output
 
 
 def test_unreadable_file_fails_alone_and_is_named(db_url: str, tmp_path: Path) -> None:
