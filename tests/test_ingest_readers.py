@@ -47,7 +47,7 @@ def test_encodings(tmp_path: Path, encoding: str) -> None:
     df = all_rows(t)
     assert list(df["工单编号"]) == ["A001", "A002"]
     assert df["来电人"].tolist() == ["张三", "李四"]
-    assert df["联系电话"].iloc[1] is None  # empty -> None
+    assert pd.isna(df["联系电话"].iloc[1])  # empty -> missing
     assert df["row_number"].tolist() == [2, 3]
     assert "\ufeff" not in "".join(t.headers)
 

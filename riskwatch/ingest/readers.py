@@ -32,7 +32,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from riskwatch.config import SourceMapping
 from riskwatch.schema import EXTRA_CELLS, IS_TOTAL_ROW, ROW_NUMBER, UnreadableFileError
@@ -104,25 +107,24 @@ class RawTable:
         """Data rows in frames of at most ``chunk_rows`` rows (see the module docstring)."""
         self.blank_lines = 0
         self.rows_read = 0
+        if self.kind == "xlsx":
+            yield from self._xlsx_chunks()
+        else:
+            yield from self._csv_chunks()
+        self._consumed = True
+
+    def _xlsx_chunks(self) -> Iterator[pd.DataFrame]:
         first = self.header_row + self.header_rows
-        records = _iter_records(self.path, self.kind, self.encoding, self.delimiter)
         width = len(self.headers)
         buf: list[list[str | None]] = []
         numbers: list[int] = []
-        text_only = self.kind != "xlsx"  # CSV cells are already text: blank ones become None below
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(_iter_records(self.path, self.kind, self.encoding, self.delimiter)):
             if i < first:
                 continue
-            if text_only:
-                if not "".join(rec).strip():
-                    self.blank_lines += 1
-                    continue
-                cells = rec
-            else:
-                cells = [_cell_text(c) for c in rec]
-                if not any(cells):
-                    self.blank_lines += 1
-                    continue
+            cells = [_cell_text(c) for c in rec]
+            if not any(cells):
+                self.blank_lines += 1
+                continue
             buf.append(cells)
             numbers.append(i + 1)
             if len(buf) >= self.chunk_rows:
@@ -130,7 +132,116 @@ class RawTable:
                 buf, numbers = [], []
         if buf:
             yield self._frame(buf, numbers, width)
-        self._consumed = True
+
+    def _csv_chunks(self) -> Iterator[pd.DataFrame]:
+        """CSV through Arrow's streaming reader: cells arrive as Arrow strings, never as Python objects.
+
+        Records whose cell count differs from the header's (short rows, rows with extra cells,
+        whitespace-only lines) reach ``invalid_row_handler`` with their record number and text; they are
+        parsed here with the csv module and put back in order.
+        """
+        first = self.header_row + self.header_rows
+        width = len(self.headers)
+        names = [f"c{i}" for i in range(width)]
+        invalid: dict[int, str] = {}
+
+        def keep_aside(row: Any) -> str:
+            invalid[int(row.number)] = row.text
+            return "skip"
+
+        encoding = "utf8" if self.encoding in ("utf-8", "utf-8-sig") else self.encoding
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(skip_rows=first, column_names=names, use_threads=False,
+                                               block_size=4 << 20, encoding=encoding),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                                 ignore_empty_lines=False, invalid_row_handler=keep_aside),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                     strings_can_be_null=True, quoted_strings_can_be_null=True),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise UnreadableFileError(str(self.path), f"broken CSV: {exc}") from exc
+        next_number = first + 1
+        pending: list[pd.DataFrame] = []
+        pending_rows = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise UnreadableFileError(str(self.path), f"broken CSV after record {next_number - 1}: {exc}") from exc
+            # valid records take the record numbers that were not reported invalid, in order
+            numbers = np.empty(batch.num_rows, dtype="int64")
+            k = 0
+            while k < batch.num_rows:
+                if next_number not in invalid:
+                    numbers[k] = next_number
+                    k += 1
+                next_number += 1
+            frame = batch.to_pandas()
+            frame.columns = self.headers
+            frame[ROW_NUMBER] = numbers
+            aside = sorted(n for n in invalid if n < next_number)
+            frame = self._with_invalid_rows(frame, [(n, invalid.pop(n)) for n in aside], width)
+            pending.append(frame)
+            pending_rows += len(frame)
+            while pending_rows >= self.chunk_rows:
+                whole = pd.concat(pending, ignore_index=True)
+                yield self._finish_csv_frame(whole.iloc[: self.chunk_rows].reset_index(drop=True))
+                rest = whole.iloc[self.chunk_rows:].reset_index(drop=True)
+                pending, pending_rows = [rest], len(rest)
+        tail = sorted(invalid.items())  # invalid records after the last valid one
+        if tail:
+            empty = pd.DataFrame({h: pd.Series(dtype="str") for h in self.headers})
+            empty[ROW_NUMBER] = pd.Series(dtype="int64")
+            pending.append(self._with_invalid_rows(empty, tail, width))
+        if pending:
+            whole = pd.concat(pending, ignore_index=True)
+            for start in range(0, len(whole), self.chunk_rows):
+                yield self._finish_csv_frame(whole.iloc[start:start + self.chunk_rows].reset_index(drop=True))
+
+    def _with_invalid_rows(self, frame: pd.DataFrame, rows: list[tuple[int, str]], width: int) -> pd.DataFrame:
+        """``frame`` plus the records Arrow set aside (parsed by the csv module), in record order;
+        whitespace-only records are counted as blank lines."""
+        frame[EXTRA_CELLS] = None
+        if not rows:
+            return frame
+        parsed, numbers = [], []
+        for number, text in rows:
+            cells = next(csv.reader([text], delimiter=self.delimiter), [])
+            if not "".join(cells).strip():
+                self.blank_lines += 1
+                continue
+            parsed.append(cells)
+            numbers.append(number)
+        if not parsed:
+            return frame
+        extra = self._frame(parsed, numbers, width)
+        self.rows_read -= len(parsed)  # counted once, when the chunk is finished
+        extra = extra.drop(columns=[IS_TOTAL_ROW])
+        out = pd.concat([frame.astype({h: object for h in self.headers}), extra], ignore_index=True)
+        return out.sort_values(ROW_NUMBER, kind="stable").reset_index(drop=True)
+
+    def _finish_csv_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Drop blank records (counted), mark total rows, blank cells -> missing."""
+        cells = frame[self.headers]
+        present = pd.DataFrame({h: cells[h].str.strip().fillna("") != "" for h in self.headers})
+        blank = ~present.any(axis=1).to_numpy()
+        if blank.any():
+            self.blank_lines += int(blank.sum())
+            frame = frame[~blank].reset_index(drop=True)
+            present = present[~blank].reset_index(drop=True)
+        for h in self.headers:  # empty or whitespace-only cells are missing, as for XLSX
+            frame[h] = frame[h].where(present[h].to_numpy())
+        total = np.zeros(len(frame), dtype=bool)
+        for h in self.headers[:3]:
+            total |= frame[h].str.strip().str.startswith(TOTAL_MARKERS).fillna(False).to_numpy(dtype=bool)
+        frame[IS_TOTAL_ROW] = total
+        frame[ROW_NUMBER] = frame[ROW_NUMBER].astype("int64")
+        self.rows_read += len(frame)
+        return frame
 
     def _frame(self, rows: list[list[str | None]], numbers: list[int], width: int) -> pd.DataFrame:
         self.rows_read += len(rows)
@@ -146,13 +257,6 @@ class RawTable:
                 r = r + [None] * (width - len(r))
             fixed.append(r)
         frame = pd.DataFrame(fixed, columns=self.headers, dtype=object)
-        if self.kind != "xlsx":  # blank CSV cells -> None, as _cell_text does for XLSX
-            for col in frame.columns:
-                blank = frame[col].to_numpy() == ""  # whitespace-only cells are stripped by normalize
-                if blank.any():
-                    values = frame[col].to_numpy(copy=True)
-                    values[blank] = None
-                    frame[col] = pd.Series(values, index=frame.index, dtype=object)
         total = [any(c and c.startswith(TOTAL_MARKERS) for c in r[:3]) for r in rows]
         frame[IS_TOTAL_ROW] = pd.Series(total, dtype=bool)
         frame[EXTRA_CELLS] = pd.Series(extra, dtype=object)

@@ -45,8 +45,8 @@ from riskwatch.store.models import (
 )
 from riskwatch.store.versions import (
     KEY,
+    SNAPSHOT,
     SORT_COLUMNS,
-    TRACKED_FIELDS,
     VERSION_AT,
     VERSION_HASH,
     add_sort_columns,
@@ -173,20 +173,6 @@ def _select_existing(session: Session, cases: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _snapshot(frame: pd.DataFrame) -> list[str]:
-    """JSON object of the tracked fields per row (times ISO, missing ``null``), in the field order."""
-    snap = pd.DataFrame(index=range(len(frame)))
-    for f in TRACKED_FIELDS:
-        s = frame[f].reset_index(drop=True)
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            snap[f] = pd.Series(iso_datetimes(s, unit="s"), dtype=object)
-        else:
-            snap[f] = pd.Series(_py_values(s), dtype=object)
-    if not len(snap):
-        return []
-    return snap.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
-
-
 # --- cases ----------------------------------------------------------------------------------------
 def classify_versions(cases: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
     """Sort incoming versions with the stored ones and classify each incoming row (pure).
@@ -262,7 +248,8 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
     to_update = winners[winners["case_id"].notna()]
     ids: dict[tuple[str, str], int] = {}
     if len(existing):
-        ids.update(zip(zip(existing[SOURCE], existing[SOURCE_ID], strict=True), existing["case_id"].astype(int),
+        ids.update(zip(zip(existing[SOURCE].tolist(), existing[SOURCE_ID].tolist(), strict=True),
+                       existing["case_id"].astype(int).tolist(),
                        strict=True))
 
     dialect = session.get_bind().dialect.name
@@ -293,19 +280,19 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
         wkeys = winners[pkey].astype(object)
         chosen = parties.merge(wkeys, on=pkey, how="inner").drop_duplicates([*KEY, SEQ], keep="last")
         if len(chosen):
-            case_ids = [ids[k] for k in zip(chosen[SOURCE], chosen[SOURCE_ID], strict=True)]
+            case_ids = [ids[k] for k in zip(chosen[SOURCE].tolist(), chosen[SOURCE_ID].tolist(), strict=True)]
             _executemany(session, _insert_sql(session, "parties", [*STORED_PARTY_COLUMNS, "case_id"]),
                          _values(chosen, STORED_PARTY_COLUMNS, dialect, (case_ids,)))
     # version events (also for older versions: any order of exports gives the same history)
     events = inc[inc["_event"]]
     if len(events):
         n = len(events)
-        case_ids = [ids[k] for k in zip(events[SOURCE], events[SOURCE_ID], strict=True)]
+        case_ids = [ids[k] for k in zip(events[SOURCE].tolist(), events[SOURCE_ID].tolist(), strict=True)]
         sql = _insert_sql(session, "case_events",
                           ["at", "version_hash", "case_id", "kind", "snapshot", "batch_id"],
                           ' ON CONFLICT ("case_id", "version_hash") DO NOTHING')
         _executemany(session, sql, _values(events, [VERSION_AT, VERSION_HASH], dialect,
-                                           (case_ids, ["version"] * n, _snapshot(events), [batch_id] * n)))
+                                           (case_ids, ["version"] * n, events[SNAPSHOT].tolist(), [batch_id] * n)))
     return SaveCounts(int(counts.get("new", 0)), int(counts.get("updated", 0)),
                       int(counts.get("unchanged", 0)), int(counts.get("older", 0)))
 

@@ -51,6 +51,7 @@ from riskwatch.schema import (
 
 VERSION_AT = "version_at"
 VERSION_HASH = "version_hash"
+SNAPSHOT = "snapshot"  # JSON of TRACKED_FIELDS, the body of the version's event
 KEY = (SOURCE, SOURCE_ID)
 HASHED_CASE_COLUMNS: tuple[str, ...] = tuple(c for c in CASE_COLUMNS if c not in (SOURCE, SOURCE_ID, ROW_NUMBER))
 HASHED_PARTY_COLUMNS: tuple[str, ...] = tuple(c for c in PARTY_COLUMNS if c not in (SOURCE, SOURCE_ID))
@@ -96,9 +97,11 @@ def iso_datetimes(s: pd.Series, unit: str = "us", sep: str = "T", missing: Any =
         s = s.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
     values = s.to_numpy(dtype=f"datetime64[{unit}]")
     text = np.datetime_as_string(values, unit=unit)
-    if sep != "T":
-        text = np.char.replace(text, "T", sep)
-    out = text.astype(object)
+    if sep != "T":  # Arrow replaces in native code, several times faster than np.char.replace
+        out = pc.replace_substring(pa.array(text, type=pa.string()), "T", sep, max_replacements=1)
+        out = out.to_numpy(zero_copy_only=False).astype(object)
+    else:
+        out = text.astype(object)
     out[np.isnat(values)] = missing
     return out
 
@@ -185,6 +188,20 @@ def add_version_columns(cases: pd.DataFrame, parties: pd.DataFrame) -> pd.DataFr
     return out
 
 
+def snapshot_json(frame: pd.DataFrame) -> list[str]:
+    """JSON object of the tracked fields per row (times ISO, missing ``null``), in the field order."""
+    snap = pd.DataFrame(index=range(len(frame)))
+    for f in TRACKED_FIELDS:
+        s = frame[f].reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            snap[f] = pd.Series(iso_datetimes(s, unit="s"), dtype=object)
+        else:
+            snap[f] = pd.Series(s.astype(object).where(s.notna(), None).tolist(), dtype=object)
+    if not len(snap):
+        return []
+    return snap.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
+
+
 def add_sort_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the helper columns of the version order (status, returned_count and level ranks) in place."""
     status_rank = {str(k): v for k, v in STATUS_RANK.items()}
@@ -245,11 +262,14 @@ def _prepare_parties(parties: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def prepare_versions(cases: pd.DataFrame, parties: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The pure part of ``save_cases``: fill defaults and add ``version_at`` / ``version_hash``.
+    """The pure part of ``save_cases``: fill defaults and add ``version_at``, ``version_hash`` and the
+    event ``snapshot``.
 
     Ingest may call it ahead (in another process) and hand the result to ``save_cases``, which then
     skips it.
     """
     prepared = _prepare_cases(cases)
     party_frame = _prepare_parties(parties)
-    return add_version_columns(prepared, party_frame), party_frame
+    out = add_version_columns(prepared, party_frame)
+    out[SNAPSHOT] = snapshot_json(out)
+    return out, party_frame
