@@ -6,7 +6,9 @@ given), the header row (title rows above it skipped; a merged two-row header com
 
 * one column per input column, named by the resolved header: the mapping's own spelling of a header it
   knows (``来电时间``, ``来电人信息-姓名``), else the header text as written, else ``_col<N>`` (1-based)
-  for a column without a header; values are ``str`` or ``None`` (object dtype);
+  for a column without a header; values are text or missing: pandas ``str`` (Arrow) columns with NaN for
+  CSV, read by Arrow's streaming CSV reader; object columns with ``None`` for XLSX. Empty and
+  whitespace-only cells are missing;
 * ``row_number``: 1-based record number in the file, counting every record (title rows, header rows and
   blank lines included); for XLSX the sheet row number; for CSV the record number, which is the line
   number unless a quoted field spans several lines;
