@@ -71,6 +71,9 @@ def test_every_row_is_stored_or_quarantined_and_rerun_changes_nothing(db_url: st
     assert missing <= set(bad.source_id)
     data_quarantine = quarantined[~quarantined.reason.str.contains("合计")]
     assert len(data_quarantine) == len(bad)
+    # each at the row a person opening the file would find it
+    expected_rows = set(zip(bad.file.str.split("/").str[-1], bad.row_number.astype(int), strict=True))
+    assert set(zip(data_quarantine.file_name, data_quarantine.row_number, strict=True)) == expected_rows
     assert set(data_quarantine.field) <= {"source_id", "received_at"}
 
     before = dump(db_url)
