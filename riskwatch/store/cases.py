@@ -182,6 +182,8 @@ def classify_versions(cases: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFra
     inserted when ``case_id`` is null, else updated), ``_event`` (a version event to record) and
     ``case_id`` (stored id or null).
     """
+    if existing.empty and not cases.duplicated(list(KEY)).any():  # the common first load: all new
+        return cases.assign(_class="new", _winner=True, _event=True, case_id=None)
     inc = cases.copy()
     inc["_stored"] = False
     inc = add_sort_columns(inc).sort_values([*KEY, *SORT_COLUMNS], kind="stable")
@@ -263,8 +265,9 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
         _executemany(session, _insert_sql(session, "cases", [*case_cols, "first_batch_id", "last_batch_id"]),
                      _values(to_insert, case_cols, dialect, ([batch_id] * n, [batch_id] * n)))
         # the rows just inserted are those above the largest id before (a primary-key range scan)
-        created = conn.execute(select(c.source, c.source_id, c.id).where(c.id > before))
-        ids.update(((src, sid), int(i)) for src, sid, i in created)
+        created = conn.exec_driver_sql(
+            f'SELECT "source", "source_id", "id" FROM "cases" WHERE "id" > {_placeholder(session)}', (before,))
+        ids.update(((src, sid), i) for src, sid, i in created.fetchall())
     # newer versions of stored cases
     if len(to_update):
         upd_cols = [c for c in case_cols if c not in KEY]
