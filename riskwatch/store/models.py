@@ -132,8 +132,6 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_id"),
         Index(None, "received_at"),
-        Index(None, "category_code", "received_at"),
-        Index(None, "region_code"),
     )
 
     id: Mapped[intpk]

@@ -97,9 +97,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'source_id', name=op.f('uq_cases_source_source_id'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cases_category_code_received_at'), ['category_code', 'received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_received_at'), ['received_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_region_code'), ['region_code'], unique=False)
 
     op.create_table('ingest_notes',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -169,9 +167,7 @@ def downgrade() -> None:
     op.drop_table('quarantine')
     op.drop_table('ingest_notes')
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cases_region_code'))
         batch_op.drop_index(batch_op.f('ix_cases_received_at'))
-        batch_op.drop_index(batch_op.f('ix_cases_category_code_received_at'))
 
     op.drop_table('cases')
     op.drop_table('staff')
