@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -244,8 +243,8 @@ def test_every_row_is_a_case_or_quarantined(rows: list[dict[str, str | None]], t
     assert not out.notes.duplicated(["row_number", "field"]).any()
 
 
-def test_throughput_smoke() -> None:
-    """A 25-column hotline chunk of 20,000 rows normalizes in well under a second per 20k rows."""
+def test_large_uniform_chunk() -> None:
+    """A 25-column hotline chunk of 20,000 rows normalizes whole (speed lives in benchmarks/, not here)."""
     n = 20000
     rng = np.random.default_rng(1)
     rows = pd.DataFrame({
@@ -260,8 +259,7 @@ def test_throughput_smoke() -> None:
         "诉求内容": "某公司拖欠工资三个月，多次讨要未果", "承办单位": "人力社保局", "工单状态": "办理中", "是否解决": None,
     }).astype(object)
     rows["row_number"] = np.arange(2, n + 2)
-    t0 = time.perf_counter()
     out = normalize_chunk(rows, HOTLINE, REFS, "bench")
-    elapsed = time.perf_counter() - t0
     assert len(out.cases) == n and out.cases["region_code"].eq("339902001001001").all()
-    assert elapsed < 2.0, f"{n / elapsed:,.0f} rows/s"
+    assert out.cases["category_code"].isin(["0101", "0102", "0103"]).all()
+    assert out.parties["id_valid"].all() and out.quarantine.empty
