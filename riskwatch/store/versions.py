@@ -12,8 +12,8 @@ export row is one *version*. ``add_version_columns`` gives every row
     booleans ``1``/``0``, integral numbers without ``.0``, missing values empty), so it is the same
     across runs, input order and databases.
 
-Versions are ordered by ``version_sort_key``: (version_at, status rank, returned_count, level rank,
-version_hash), compared lexicographically; greater is newer.
+Versions are ordered by ``SORT_COLUMNS`` (``add_sort_columns``): (version_at, status rank, returned_count,
+level rank, version_hash), compared lexicographically; greater is newer.
 """
 
 from __future__ import annotations
@@ -211,16 +211,6 @@ def add_sort_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame[RETURNED_ORDER] = pd.to_numeric(frame[RETURNED_COUNT], errors="coerce").fillna(-1).astype("int64")
     return frame
 
-
-def version_sort_key(row: Any) -> tuple[Any, ...]:
-    """The order key of one version (a mapping with the case columns and version columns)."""
-    return (
-        pd.Timestamp(row[VERSION_AT]),
-        STATUS_RANK.get(row[STATUS], -1) if isinstance(row[STATUS], str) else -1,
-        -1 if pd.isna(row[RETURNED_COUNT]) else int(row[RETURNED_COUNT]),
-        LEVEL_RANK.get(row[LEVEL], -1) if isinstance(row[LEVEL], str) else -1,
-        row[VERSION_HASH],
-    )
 
 
 def _naive_times(s: pd.Series) -> pd.Series:
