@@ -130,9 +130,11 @@ class RawTable:
             buf.append(cells)
             numbers.append(i + 1)
             if len(buf) >= self.chunk_rows:
+                self.rows_read += len(buf)
                 yield self._frame(buf, numbers, width)
                 buf, numbers = [], []
         if buf:
+            self.rows_read += len(buf)
             yield self._frame(buf, numbers, width)
 
     def _csv_chunks(self) -> Iterator[pd.DataFrame]:
@@ -221,7 +223,6 @@ class RawTable:
         if not parsed:
             return frame
         extra = self._frame(parsed, numbers, width)
-        self.rows_read -= len(parsed)  # counted once, when the chunk is finished
         extra = extra.drop(columns=[IS_TOTAL_ROW])
         out = pd.concat([frame.astype({h: object for h in self.headers}), extra], ignore_index=True)
         return out.sort_values(ROW_NUMBER, kind="stable").reset_index(drop=True)
@@ -246,7 +247,6 @@ class RawTable:
         return frame
 
     def _frame(self, rows: list[list[str | None]], numbers: list[int], width: int) -> pd.DataFrame:
-        self.rows_read += len(rows)
         extra: list[str | None] = [None] * len(rows)
         fixed: list[list[str | None]] = []
         for k, r in enumerate(rows):
