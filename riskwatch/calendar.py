@@ -15,19 +15,25 @@ range       only the explicit per-year ``overrides`` exist
 ==========  ==============================================================================
 
 An override whose start falls in a year replaces the rule's date for that year.
+
+``WorkCalendar`` adds the local override (``config.HolidayOverrides``, from ``config/holidays.toml``): a
+year listed there takes its days off and 补班 days from the newer State Council notice instead of the
+package's estimate. ``working_mask`` answers for a whole index at once (one cached mask per year).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+import numpy as np
 import pandas as pd
 from lunardate import LunarDate
 
-from riskwatch.config import SensitivePeriod
+from riskwatch.config import HolidayOverrides, SensitivePeriod
 
 PERIOD_ID = "period_id"
 PERIOD_NAME = "name"
@@ -85,6 +91,85 @@ def is_working_day(d: date) -> bool:
     if d in cal.weekend_workdays:
         return True
     return d.weekday() < 5 and d not in cal
+
+
+@lru_cache(maxsize=1)
+def _last_official_year() -> int:
+    return official_calendar_last_year()
+
+
+@lru_cache(maxsize=256)
+def _official_year_mask(year: int) -> np.ndarray:
+    """Working-day mask of every day of ``year`` (index = day of year - 1) from the ``holidays`` package."""
+    start = date(year, 1, 1)
+    n = (date(year + 1, 1, 1) - start).days
+    mask = np.fromiter((is_working_day(start + timedelta(i)) for i in range(n)), dtype=bool, count=n)
+    mask.flags.writeable = False
+    return mask
+
+
+def _override_year_mask(year: int, days_off: frozenset[date], workdays: frozenset[date]) -> np.ndarray:
+    days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
+    mask = np.array(days.day_of_week < 5, dtype=bool)
+    first = date(year, 1, 1)
+    for d in days_off:
+        if d.year == year:
+            mask[(d - first).days] = False
+    for d in workdays:
+        if d.year == year:
+            mask[(d - first).days] = True
+    mask.flags.writeable = False
+    return mask
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Working days from the ``holidays`` package, with the years of ``overrides`` taken from config.
+
+    For a year in ``overrides.years`` a day is working when it is Mon-Fri and not in ``days_off``, or
+    when it is in ``workdays`` (补班); other years follow ``is_working_day``.
+    """
+
+    overrides: HolidayOverrides
+    _masks: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _year_mask(self, year: int) -> np.ndarray:
+        mask = self._masks.get(year)
+        if mask is None:
+            if year in self.overrides.years:
+                mask = _override_year_mask(year, self.overrides.days_off, self.overrides.workdays)
+            else:
+                mask = _official_year_mask(year)
+            self._masks[year] = mask
+        return mask
+
+    def is_working_day(self, d: date) -> bool:
+        """True when ``d`` is a working day (补班 weekend days included, holidays excluded)."""
+        if d.year in self.overrides.years:
+            return d in self.overrides.workdays or (d.weekday() < 5 and d not in self.overrides.days_off)
+        return is_working_day(d)
+
+    def working_mask(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """Boolean array, one per day of ``days`` (times are ignored): is it a working day."""
+        idx = pd.DatetimeIndex(days)
+        out = np.zeros(len(idx), dtype=bool)
+        if not len(idx):
+            return out
+        years = np.asarray(idx.year)
+        doy = np.asarray(idx.day_of_year) - 1
+        for y in np.unique(years):
+            sel = years == y
+            out[sel] = self._year_mask(int(y))[doy[sel]]
+        return out
+
+    def is_estimated(self, d: date) -> bool:
+        """True when ``d``'s year is after the last published notice and not in the overrides."""
+        return d.year > _last_official_year() and d.year not in self.overrides.years
+
+
+def work_calendar(overrides: HolidayOverrides | None = None) -> WorkCalendar:
+    """A ``WorkCalendar`` with ``overrides`` (none: the ``holidays`` package alone)."""
+    return WorkCalendar(overrides if overrides is not None else HolidayOverrides())
 
 
 def _window(period: SensitivePeriod, start: date, end: date) -> dict[str, object]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,34 @@ class GroupRules:
 
 
 @dataclass(frozen=True)
+class HolidayOverrides:
+    """Official days off and adjusted working days (调休) from a State Council notice newer than the
+    ``holidays`` package (``config/holidays.toml``). A year listed here replaces the package's calendar
+    for that year entirely: ``days_off`` are the non-working days that are not plain weekends, ``workdays``
+    the weekend days that are working days (补班)."""
+
+    years: frozenset[int] = frozenset()
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    names: Mapping[date, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """``[forecast]`` in ``settings.toml``: which series are built and how they are forecast."""
+
+    horizon_weeks: int = 13
+    horizon_months: int = 6
+    min_weekly_mean: float = 1.0       # a cell below this (last year's weekly mean) is apportioned
+    backtest_origins: int = 3
+    prophet_min_weekly_mean: float = 50.0  # Prophet is fitted only on series at least this large
+    workers: int = 2
+    levels: tuple[tuple[str, str], ...] = (  # (category level, region level) of the series built
+        ("all", "city"), ("top", "city"), ("leaf", "city"), ("all", "district"), ("top", "district"),
+        ("leaf", "district"), ("all", "township"), ("top", "township"))
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     chunk_rows: int
     max_field_chars: int
@@ -192,6 +220,8 @@ class Settings:
     mappings: Mapping[str, SourceMapping]
     group: GroupRules
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings(50000, 20000))
+    holidays: HolidayOverrides = field(default_factory=HolidayOverrides)
+    forecast: ForecastSettings = field(default_factory=ForecastSettings)
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -341,6 +371,89 @@ def load_periods(path: Path) -> tuple[SensitivePeriod, ...]:
     return tuple(out)
 
 
+def load_holiday_overrides(path: Path) -> HolidayOverrides:
+    """Read ``holidays.toml``: ``[[year]]`` tables with ``year``, ``days_off`` ([{date, name}] or dates)
+    and ``workdays`` (dates). A missing file means no overrides."""
+    if not path.exists():
+        return HolidayOverrides()
+    doc = _read(path)
+    years: set[int] = set()
+    off: set[date] = set()
+    work: set[date] = set()
+    names: dict[date, str] = {}
+    for i, y in enumerate(doc.get("year", [])):
+        where = f"year[{i}]"
+        year = _get(y, "year", path, int, where)
+        if year in years:
+            raise ConfigError(str(path), f"{where}.year", f"year {year} listed twice")
+        years.add(year)
+        for j, item in enumerate(y.get("days_off", [])):
+            key = f"{where}.days_off[{j}]"
+            text, name = (item.get("date", ""), item.get("name", "休息日")) if isinstance(item, dict) else (item, "休息日")
+            d = _parse_day(text, path, key)
+            if d.year != year:
+                raise ConfigError(str(path), key, f"{d} is not in {year}")
+            off.add(d)
+            names[d] = str(name)
+        for j, text in enumerate(y.get("workdays", [])):
+            key = f"{where}.workdays[{j}]"
+            d = _parse_day(text, path, key)
+            if d.year != year:
+                raise ConfigError(str(path), key, f"{d} is not in {year}")
+            if d.weekday() < 5:
+                raise ConfigError(str(path), key, f"{d} is not a weekend day (only weekend days can be 补班)")
+            work.add(d)
+    return HolidayOverrides(frozenset(years), frozenset(off), frozenset(work), names)
+
+
+def _parse_day(text: object, path: Path, key: str) -> date:
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError as exc:
+        raise ConfigError(str(path), key, f"bad date {text!r}: {exc}") from exc
+
+
+def load_forecast_settings(doc: Mapping[str, Any], path: Path) -> ForecastSettings:
+    """Validate ``[forecast]`` of ``settings.toml`` (every key optional)."""
+    default = ForecastSettings()
+    values: dict[str, Any] = {}
+    for name, kind in (("horizon_weeks", int), ("horizon_months", int), ("min_weekly_mean", float),
+                       ("backtest_origins", int), ("prophet_min_weekly_mean", float), ("workers", int)):
+        if name not in doc:
+            continue
+        v = doc[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
+            raise ConfigError(str(path), f"forecast.{name}", f"expected {kind.__name__}, got {v!r}")
+        if v < (0 if name.startswith(("min_", "prophet_")) else 1):
+            raise ConfigError(str(path), f"forecast.{name}", f"out of range: {v!r}")
+        values[name] = kind(v)
+    if "levels" in doc:
+        values["levels"] = _forecast_levels(doc["levels"], path)
+    unknown = set(doc) - {f.name for f in fields(ForecastSettings)}
+    if unknown:
+        raise ConfigError(str(path), "forecast", f"unknown key(s): {', '.join(sorted(unknown))}")
+    return replace(default, **values)
+
+
+def _forecast_levels(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
+    """``["all:city", "top:district", ...]``; city and district levels must be whole (they are reconciled
+    together), so a level may be left out only at the township level or at the leaf level."""
+    cats, regs = ("all", "top", "leaf"), ("city", "district", "township")
+    if not isinstance(value, list) or not value:
+        raise ConfigError(str(path), "forecast.levels", "expected a list like [\"all:city\", \"top:district\"]")
+    out = []
+    for i, item in enumerate(value):
+        cat, _, reg = str(item).partition(":")
+        if cat not in cats or reg not in regs or reg == "township" and cat == "leaf":
+            raise ConfigError(str(path), f"forecast.levels[{i}]",
+                              f"{item!r}: expected CATEGORY:REGION with CATEGORY in {cats}, REGION in {regs} "
+                              "(leaf:township is too sparse to build)")
+        out.append((cat, reg))
+    if ("all", "city") not in out:
+        raise ConfigError(str(path), "forecast.levels", "\"all:city\" (the city total) is required")
+    return tuple(out)
+
+
 def load_mapping(path: Path) -> SourceMapping:
     doc = _read(path)
     src = _get(doc, "source", path, dict)
@@ -416,4 +529,6 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
             bands=tuple(group.get("bands", ())),
         ),
         ingest=IngestSettings(int(ing.get("chunk_rows", 50000)), int(ing.get("max_field_chars", 20000))),
+        holidays=load_holiday_overrides(root / "holidays.toml"),
+        forecast=load_forecast_settings(base.get("forecast", {}), root / "settings.toml"),
     )

@@ -191,6 +191,25 @@ REGION_DEPTH: dict[RegionLevel, int] = {
 }
 
 
+# --- series and forecast frames --------------------------------------------------------------
+# A series frame is long: one row per (series_id, ds). A forecast frame adds the model's output.
+SERIES_ID = "series_id"      # "<freq>:<category code or *>:<region code>", e.g. "W:0101:339901"
+DS = "ds"                    # period start (day; Monday of a week; 1st of a month), datetime64
+Y = "y"                      # count used for modelling (nowcast-corrected for late entry)
+Y_OBSERVED = "y_observed"    # cases received in the period and known at as_of
+STEP = "step"                # 1-based periods ahead of the last observed period
+MODEL = "model"              # the model that really produced the row (a fallback says so)
+NOTE = "note"                # why a fallback or adjustment was used, else ""
+YHAT = "yhat"
+YHAT_LOWER_80 = "yhat_lower_80"
+YHAT_UPPER_80 = "yhat_upper_80"
+YHAT_LOWER_95 = "yhat_lower_95"
+YHAT_UPPER_95 = "yhat_upper_95"
+SERIES_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, Y, Y_OBSERVED)
+INTERVAL_COLUMNS: tuple[str, ...] = (YHAT_LOWER_80, YHAT_UPPER_80, YHAT_LOWER_95, YHAT_UPPER_95)
+FORECAST_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, STEP, YHAT, *INTERVAL_COLUMNS, MODEL, NOTE)
+
+
 # --- errors ----------------------------------------------------------------------------------
 class RiskwatchError(Exception):
     """Base class of riskwatch's own errors."""

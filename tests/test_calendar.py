@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from riskwatch import calendar as cal
-from riskwatch.config import SensitivePeriod, load_settings
+from riskwatch.config import HolidayOverrides, SensitivePeriod, load_settings
 
 
 @pytest.mark.parametrize(("year", "expected"), [(2024, date(2024, 2, 10)), (2025, date(2025, 1, 29)),
@@ -49,3 +49,39 @@ def test_lunar_period_and_offset() -> None:
     assert w.iloc[0]["start"] == pd.Timestamp("2024-09-17")
     assert w.iloc[0]["end"] == pd.Timestamp("2024-09-19")
     assert w.iloc[0]["lead_start"] == pd.Timestamp("2024-09-10")
+
+
+# --- WorkCalendar: the package calendar with a local override -----------------------------------------
+def _override_2027() -> HolidayOverrides:
+    """A made-up 2027 notice: Spring Festival off Fri 02-05 .. Fri 02-12, Saturday 02-20 is 补班."""
+    off = frozenset({date(2027, 2, 5), *(date(2027, 2, d) for d in range(8, 13))})
+    return HolidayOverrides(years=frozenset({2027}), days_off=off, workdays=frozenset({date(2027, 2, 20)}),
+                            names={d: "春节" for d in off})
+
+
+def test_work_calendar_override_replaces_the_package_year() -> None:
+    plain, local = cal.work_calendar(), cal.work_calendar(_override_2027())
+    assert not plain.is_working_day(date(2027, 2, 20))   # the package's estimate has no 补班
+    assert local.is_working_day(date(2027, 2, 20))       # 补班 from the override
+    assert plain.is_working_day(date(2027, 2, 12)) and not local.is_working_day(date(2027, 2, 12))
+    assert not local.is_working_day(date(2027, 2, 27))   # an ordinary Saturday
+    assert local.is_working_day(date(2027, 1, 1))        # not in the override's days off: the year is replaced
+    assert local.is_working_day(date(2026, 10, 9)) == cal.is_working_day(date(2026, 10, 9))
+    assert not local.is_working_day(date(2026, 10, 1))   # other years: the package
+
+
+def test_work_calendar_mask_matches_day_by_day() -> None:
+    days = pd.date_range("2023-12-01", "2027-03-31", freq="D")
+    for wc in (cal.work_calendar(), cal.work_calendar(_override_2027())):
+        mask = wc.working_mask(days)
+        assert mask.dtype == bool and len(mask) == len(days)
+        assert list(mask) == [wc.is_working_day(d.date()) for d in days]
+    assert cal.work_calendar().working_mask(pd.DatetimeIndex([])).shape == (0,)
+
+
+def test_work_calendar_is_estimated() -> None:
+    last = cal.official_calendar_last_year()
+    plain, local = cal.work_calendar(), cal.work_calendar(_override_2027())
+    assert not plain.is_estimated(date(last, 6, 1))
+    assert plain.is_estimated(date(last + 1, 6, 1))
+    assert not local.is_estimated(date(2027, 6, 1)) and local.is_estimated(date(2028, 6, 1))

@@ -13,6 +13,7 @@ from typing import Annotated
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -201,9 +202,98 @@ class CaseEvent(Base):
     batch_id: Mapped[batch_fk_opt]
 
 
+# --- forecasts -------------------------------------------------------------------------------------
+real = Annotated[float, mapped_column(Float)]
+real_opt = Annotated[float | None, mapped_column(Float)]
+run_fk = Annotated[int, mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"))]
+
+
+class ForecastRun(Base):
+    """One ``riskwatch forecast`` run, keyed by what it covers: (freq, as_of). A re-run replaces its rows."""
+
+    __tablename__ = "forecast_runs"
+    __table_args__ = (UniqueConstraint("freq", "as_of"),)
+
+    id: Mapped[intpk]
+    freq: Mapped[str] = mapped_column(String(1))
+    as_of: Mapped[ts]
+    horizon: Mapped[int] = mapped_column(Integer)
+    history_start: Mapped[ts]
+    history_end: Mapped[ts]  # start of the last period of history
+    reconciliation: Mapped[str] = mapped_column(String(32))
+    series_count: Mapped[count]
+    started_at: Mapped[ts]
+    finished_at: Mapped[ts_opt]
+
+
+class ForecastSeries(Base):
+    """A series of a run: what it counts, the model chosen and why."""
+
+    __tablename__ = "forecast_series"
+    __table_args__ = (UniqueConstraint("run_id", "series_id"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[run_fk]
+    series_id: Mapped[str] = mapped_column(String(128))
+    category: Mapped[code]
+    region: Mapped[code]
+    category_level: Mapped[str] = mapped_column(String(16))
+    region_level: Mapped[str] = mapped_column(String(16))
+    parent_category: Mapped[str] = mapped_column(String(64))  # "" at the top of the tree
+    parent_region: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    model: Mapped[str] = mapped_column(String(32))
+    note: Mapped[text_opt]
+    weekly_mean: Mapped[real]
+
+
+class ForecastValue(Base):
+    """One forecast period of a series: reconciled median and 80% / 95% bounds, and the base median."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (UniqueConstraint("run_id", "series_id", "ds"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[run_fk]
+    series_id: Mapped[str] = mapped_column(String(128))
+    ds: Mapped[ts]
+    step: Mapped[int] = mapped_column(Integer)
+    yhat: Mapped[real]
+    yhat_base: Mapped[real]
+    yhat_lower_80: Mapped[real]
+    yhat_upper_80: Mapped[real]
+    yhat_lower_95: Mapped[real]
+    yhat_upper_95: Mapped[real]
+    model: Mapped[str] = mapped_column(String(32))
+
+
+class ForecastScore(Base):
+    """Backtest scores of one model on one series of a run (``selected`` marks the model chosen)."""
+
+    __tablename__ = "forecast_scores"
+    __table_args__ = (UniqueConstraint("run_id", "series_id", "model"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[run_fk]
+    series_id: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(32))
+    mae: Mapped[real_opt]
+    rel_mae: Mapped[real_opt]
+    mase: Mapped[real_opt]
+    cover_80: Mapped[real_opt]
+    cover_95: Mapped[real_opt]
+    points: Mapped[count]
+    failed: Mapped[count]
+    selected: Mapped[bool] = mapped_column(Boolean)
+
+
 cases_table = Case.__table__
 parties_table = Party.__table__
 events_table = CaseEvent.__table__
 batches_table = IngestBatch.__table__
 quarantine_table = Quarantine.__table__
 notes_table = IngestNote.__table__
+forecast_runs_table = ForecastRun.__table__
+forecast_series_table = ForecastSeries.__table__
+forecasts_table = ForecastValue.__table__
+forecast_scores_table = ForecastScore.__table__
