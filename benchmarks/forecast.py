@@ -89,6 +89,33 @@ def summarize(name: str, g: pd.DataFrame, points: pd.DataFrame) -> str:
             f"{points.loc[two.index, 'in95'].mean():.1%} |")
 
 
+def nowcast_table(cases: pd.DataFrame, settings, end: pd.Timestamp) -> str:
+    """Petition-register cases (the source entered late), city total, from 13 origins 4 weeks apart in the
+    last year: the count of each of the last weeks as entered by the origin, and as nowcast, divided by
+    the final count."""
+    city = (("all", "city"),)
+    rows = []
+    petitions = cases[cases["source"] == "petition_register"]
+    final, _ = build_series(petitions, settings.taxonomy, settings.regions, end, "W", levels=city)
+    fin = final.set_index("ds")["y_observed"]
+    for k in range(13):
+        o = end - pd.Timedelta(weeks=13 + 4 * k)
+        o = o - pd.Timedelta(days=o.day_of_week)
+        known = cases[cases["received_at"] < o]
+        w, _ = nowcast_weights(known, o)
+        mask = (known["source"] == "petition_register").to_numpy()
+        ser, _ = build_series(known[mask], settings.taxonomy, settings.regions, o, "W", weights=w[mask],
+                              levels=city)
+        ser = ser.set_index("ds")
+        for back in range(4):
+            d = ser.index.max() - pd.Timedelta(weeks=back)
+            rows.append({"weeks_back": back + 1, "observed": ser.at[d, "y_observed"] / fin[d],
+                         "nowcast": ser.at[d, "y"] / fin[d]})
+    t = pd.DataFrame(rows).groupby("weeks_back").agg(["mean", "std"])
+    return "\n".join(f"| {int(k)} | {r[('observed', 'mean')]:.3f} ± {r[('observed', 'std')]:.3f} | "
+                     f"{r[('nowcast', 'mean')]:.3f} ± {r[('nowcast', 'std')]:.3f} |" for k, r in t.iterrows())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", default=None)
@@ -96,6 +123,7 @@ def main() -> None:
     ap.add_argument("--origins", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--save", default=None, help="write each family's held-out forecasts here (parquet)")
     args = ap.parse_args()
     settings = load_settings()
     cases = load(resolve_database_url(args.db))
@@ -124,6 +152,9 @@ def main() -> None:
     origins = [last_week - pd.Timedelta(weeks=52 - 13 * k) + pd.Timedelta(weeks=1) for k in range(args.origins)]
     first_nonzero = final[final["y_observed"] > 0].groupby("series_id")["ds"].min()
     print(f"\nheld-out origins: {', '.join(str(o.date()) for o in origins)}; horizon {H} weeks")
+    print("\nlate entry: petition register, city total, 13 origins; count known at the origin / final count "
+          "(mean ± sd)\n| week before the origin | as entered | nowcast |\n|---|---|---|")
+    print(nowcast_table(cases, settings, end))
     rows, per_level = [], []
     for family in args.families.split(","):
         frames, secs = [], 0.0
@@ -133,6 +164,9 @@ def main() -> None:
             secs += s
         fc = pd.concat(frames, ignore_index=True)
         fc = fc[fc["ds"] <= last_week]
+        if args.save:
+            fc.to_parquet(f"{args.save}/forecast_{family}.parquet")
+            final.to_parquet(f"{args.save}/final.parquet")
         g = score(fc, final, first_nonzero, origins[0])
         rows.append(summarize(family, g, g))
         print(f"{family}: {secs:.0f} s for {len(origins)} origins")

@@ -43,6 +43,26 @@ def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: dateti
         engine.dispose()
 
 
+def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: datetime) -> None:
+    """Forecast every series as of the start of the fire day (Monday: weekly; the 1st: monthly)."""
+    import pandas as pd
+
+    from riskwatch.store import make_engine, make_session, upgrade_database
+
+    as_of = pd.Timestamp(fire_time).normalize()
+    upgrade_database(db_url)
+    engine = make_engine(db_url)
+    try:
+        with make_session(engine) as session:
+            pipeline.prepare_store(session, settings)
+            summary = pipeline.run_forecast(session, settings, as_of, freq, fire_time)
+            session.commit()
+            log.info("forecast %s as of %s: %d series, models %s", freq, as_of.date(), summary.series,
+                     summary.models)
+    finally:
+        engine.dispose()
+
+
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
     """The scheduler with riskwatch's jobs, in the city's time zone."""
     scheduler = BlockingScheduler(timezone=settings.timezone,
@@ -56,4 +76,14 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
 
     scheduler.add_job(run_ingest, trigger, id="ingest_inbox", name="daily ingest of the export inbox",
                       replace_existing=True)
+    for freq, job_id, cron in (("W", "forecast_weekly", CronTrigger(day_of_week="mon", hour=3, minute=0,
+                                                                     timezone=settings.timezone)),
+                               ("M", "forecast_monthly", CronTrigger(day=1, hour=3, minute=30,
+                                                                      timezone=settings.timezone))):
+        def run_forecast(freq: str = freq, cron: CronTrigger = cron) -> None:
+            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
+            forecast_volumes(settings, db_url, freq, fire)
+
+        scheduler.add_job(run_forecast, cron, id=job_id, name=f"forecast of every series ({freq})",
+                          replace_existing=True)
     return scheduler

@@ -244,8 +244,12 @@ def test_bounds_move_with_the_reconciled_mean() -> None:
     new = pd.Series([12.0, 10.0, 1.5, 0.0], index=base.index)
     out = reconcile_bounds(base, new)
     np.testing.assert_allclose(out[S.YHAT], [12.0, 10.0, 1.5, 0.0])
-    np.testing.assert_allclose(out.loc[0, list(S.INTERVAL_COLUMNS)], [8.4, 15.6, 6.0, 19.2])   # scaled x1.2
-    np.testing.assert_allclose(out.loc[2, list(S.INTERVAL_COLUMNS)], [1.5, 2.5, 1.5, 3.5])     # shifted +1.5
+    # up: lower bounds scaled x1.2, upper bounds shifted +2
+    np.testing.assert_allclose(out.loc[0, list(S.INTERVAL_COLUMNS)], [8.4, 15.0, 6.0, 18.0])
+    # down: every bound scaled x0.5
+    np.testing.assert_allclose(out.loc[1, list(S.INTERVAL_COLUMNS)], [7.5, 13.0, 6.0, 15.5])
+    # a zero median lifted: 0 stays inside the interval, upper bounds shifted +1.5
+    np.testing.assert_allclose(out.loc[2, list(S.INTERVAL_COLUMNS)], [0.0, 2.5, 0.0, 3.5])
     assert (out.loc[3, [S.YHAT, *S.INTERVAL_COLUMNS]] == 0).all()
     assert (out[S.MODEL] == "ets").all() and out[S.SERIES_ID].equals(base[S.SERIES_ID])
 

@@ -34,7 +34,10 @@ SCORE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.MODEL, MAE, REL_MAE, MASE, COVE
                                   FAILED, SELECTED)
 ORIGIN = "origin"
 ERROR = "error"  # actual - forecast
-ERROR_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.MODEL, ORIGIN, S.STEP, ERROR)
+REACH_80 = "reach_80"  # |actual - point| / (distance from the point to the 80% bound on that side)
+REACH_95 = "reach_95"  # the same for the 95% bound: the point is inside the interval when reach <= 1
+ERROR_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.MODEL, ORIGIN, S.STEP, ERROR, REACH_80, REACH_95)
+MAX_WIDEN = 3.0
 
 
 @dataclass(frozen=True)
@@ -108,15 +111,50 @@ def run_backtest(raw: SeriesData, models: dict[str, Model], horizon: int, origin
         for o, f in got.items():
             err = actual_by_origin[o] - f.point
             errors.append(pd.DataFrame({S.MODEL: name, ORIGIN: o, S.STEP: np.arange(1, len(err) + 1),
-                                        ERROR: err}))
+                                        ERROR: err, REACH_80: _reach(err, f.point, f.lower80, f.upper80),
+                                        REACH_95: _reach(err, f.point, f.lower95, f.upper95)}))
     err_frame = (pd.concat(errors, ignore_index=True) if errors
-                 else pd.DataFrame(columns=[S.MODEL, ORIGIN, S.STEP, ERROR]))
+                 else pd.DataFrame(columns=[S.MODEL, ORIGIN, S.STEP, ERROR, REACH_80, REACH_95]))
     return Backtest(pd.DataFrame(rows), err_frame)
 
 
 def _cut(f: ModelForecast, h: int) -> ModelForecast:
     return ModelForecast(f.model, f.mean[:h], f.lower80[:h], f.upper80[:h], f.lower95[:h], f.upper95[:h],
                          f.note, None if f.expected is None else f.expected[:h])
+
+
+def _reach(err: np.ndarray, point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """How far out an actual value fell, in units of the interval's half-width on its side."""
+    side = np.where(err >= 0, upper - point, point - lower)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.abs(err) / side
+    return np.where(side > 0, out, np.where(np.abs(err) > 0, np.inf, 0.0))
+
+
+def widen_factors(errors: pd.DataFrame, min_points: int = 12) -> tuple[float, float]:
+    """Factors (80%, 95%) by which the intervals must widen so that the backtest points would have been
+    covered at their nominal rate (1 when they were, or with fewer than ``min_points``); at most
+    ``MAX_WIDEN``. Only widening: a backtest of a few dozen points cannot justify narrower intervals."""
+    if len(errors) < min_points:
+        return 1.0, 1.0
+    out = []
+    for col, level in ((REACH_80, 0.80), (REACH_95, 0.95)):
+        reach = errors[col].to_numpy(dtype=float)
+        q = float(np.quantile(reach, level, method="higher"))
+        out.append(float(np.clip(q, 1.0, MAX_WIDEN)) if np.isfinite(q) else MAX_WIDEN)
+    return out[0], out[1]
+
+
+def widen(f: ModelForecast, factor80: float, factor95: float) -> ModelForecast:
+    """``f`` with each bound moved away from the point by its factor (clipped at 0)."""
+    if factor80 <= 1 and factor95 <= 1:
+        return f
+    p = f.point
+    note = f"intervals widened x{factor80:.2f} (80%) / x{factor95:.2f} (95%) to the backtest's coverage"
+    return ModelForecast.make(
+        f.model, f.mean, p - (p - f.lower80) * factor80, p + (f.upper80 - p) * factor80,
+        p - (p - f.lower95) * factor95, p + (f.upper95 - p) * factor95,
+        "; ".join(x for x in (f.note, note) if x), f.expected)
 
 
 def _ratio(own: float, baseline: float) -> float:

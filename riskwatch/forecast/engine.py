@@ -28,6 +28,8 @@ from riskwatch.forecast.backtest import (
     choose_model,
     origins_for,
     run_backtest,
+    widen,
+    widen_factors,
 )
 from riskwatch.forecast.base import PERIODS_PER_YEAR, ModelFailed, ModelForecast, SeriesData
 from riskwatch.forecast.history import clean_history
@@ -137,7 +139,7 @@ def forecast_one(series_id: str, y: np.ndarray, ds: pd.DatetimeIndex, freq: str,
         chosen = options.only or choose_model(scores, PREFERENCE)
     else:
         scores = pd.DataFrame({S.MODEL: list(names)})
-        errors = pd.DataFrame(columns=[S.MODEL, "origin", S.STEP, "error"])
+        errors = pd.DataFrame(columns=[c for c in ERROR_COLUMNS if c != S.SERIES_ID])
         chosen = None
         ranked = []
         if not options.only:
@@ -155,6 +157,7 @@ def forecast_one(series_id: str, y: np.ndarray, ds: pd.DatetimeIndex, freq: str,
     result, failed = _first_that_fits(order, models, data, options.horizon)
     if failed:
         notes.append("; ".join(failed))
+    result = widen(result, *widen_factors(errors[errors[S.MODEL] == result.model]))
     frame = result.frame(raw.future_ds(options.horizon))
     frame.insert(0, S.SERIES_ID, series_id)
     frame[S.NOTE] = "; ".join(n for n in [result.note, *notes] if n)

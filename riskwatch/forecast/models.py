@@ -153,7 +153,7 @@ def seasonal_naive(data: SeriesData, horizon: int) -> ModelForecast:
     """``y[t+h] = y[t+h-m k]`` (``m = data.season``, ``k = ceil(h / m)``).
 
     Intervals: empirical quantiles of the in-sample seasonal differences ``y[t] - y[t-m]``, scaled by
-    ``sqrt(k)``, added to the point. With ``n < m + 4`` it falls back to the recent mean (model "naive").
+    ``sqrt(k)``, added to the point, and at least as wide as Poisson quantiles around the point. With ``n < m + 4`` it falls back to the recent mean (model "naive").
     """
     check_input(data, horizon, "seasonal_naive")
     y = np.asarray(data.y, dtype=float)
@@ -168,6 +168,10 @@ def seasonal_naive(data: SeriesData, horizon: int) -> ModelForecast:
     dq = np.quantile(y[m:] - y[:-m], QUANTILES)
     q = point[None, :] + dq[:, None] * np.sqrt(k)[None, :]
     q[2] = point
+    # counts: never narrower than Poisson noise around the point (a sparse history's seasonal differences
+    # are mostly 0, which would give an interval of zero width)
+    floor = stats.poisson.ppf(np.asarray(QUANTILES)[:, None], np.maximum(point, 1e-9)[None, :])
+    q = np.vstack([np.minimum(q[:2], floor[:2]), q[2:3], np.maximum(q[3:], floor[3:])])
     return from_quantiles("seasonal_naive", q)
 
 

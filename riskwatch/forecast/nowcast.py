@@ -20,6 +20,9 @@ SAMPLE = "sample"
 DELAY_COLUMNS: tuple[str, ...] = (S.SOURCE, DELAY_DAYS, COMPLETENESS, SAMPLE)
 MIN_COMPLETENESS = 0.2   # never scale a count by more than 5
 STEPS_PER_DAY = 24       # completeness is tabulated by the hour
+BATCH_FACTOR = 5.0       # a registration day with this many times the usual late entries is a batch
+BATCH_MIN = 20           # ... and at least this many late entries
+LATE_DAYS = 7            # "late": entered more than this many days after receipt
 MIN_SAMPLE = 50          # fewer measured cases: the source is assumed complete (weight 1)
 
 
@@ -27,6 +30,23 @@ def _delay_days(cases: pd.DataFrame) -> np.ndarray:
     received = pd.to_datetime(cases[S.RECEIVED_AT])
     registered = pd.to_datetime(cases[S.REGISTERED_AT]).fillna(received)
     return np.maximum((registered - received).dt.total_seconds().to_numpy() / 86400.0, 0.0)
+
+
+def _batch_entries(cases: pd.DataFrame, delays: np.ndarray) -> np.ndarray:
+    """Cases entered late on a day when one source entered far more late cases than usual (an office
+    clearing a backlog of old letters at year end): a one-off, not the routine delay, so not measured."""
+    late = delays > LATE_DAYS
+    if not late.any():
+        return np.zeros(len(cases), dtype=bool)
+    day = pd.to_datetime(cases[S.REGISTERED_AT]).dt.normalize().to_numpy()
+    source = cases[S.SOURCE].to_numpy()
+    frame = pd.DataFrame({"source": source[late], "day": day[late]})
+    per_day = frame.groupby(["source", "day"]).size()
+    usual = per_day.groupby(level="source").transform("median")
+    batch_days = set(per_day[(per_day >= BATCH_MIN) & (per_day >= BATCH_FACTOR * usual)].index)
+    if not batch_days:
+        return np.zeros(len(cases), dtype=bool)
+    return late & np.array([(s, d) in batch_days for s, d in zip(source, day, strict=True)], dtype=bool)
 
 
 def estimate_delays(cases: pd.DataFrame, as_of: pd.Timestamp, max_delay_days: int = 90,
@@ -43,6 +63,7 @@ def estimate_delays(cases: pd.DataFrame, as_of: pd.Timestamp, max_delay_days: in
     -------
     Frame with ``source, delay_days, completeness, sample``: for ``delay_days`` 0..max_delay_days (by the hour) the share
     of the source's cases entered within that many days of receipt (non-decreasing), and the number of cases measured.
+    Batch entries (``_batch_entries``) are left out of the measurement.
     """
     S.require_columns(cases.columns, (S.SOURCE, S.RECEIVED_AT, S.REGISTERED_AT), "estimate_delays")
     end = as_of - pd.Timedelta(days=max_delay_days)
@@ -50,6 +71,8 @@ def estimate_delays(cases: pd.DataFrame, as_of: pd.Timestamp, max_delay_days: in
     received = pd.to_datetime(cases[S.RECEIVED_AT])
     sample = cases.loc[(received >= start) & (received < end)]
     delays = _delay_days(sample)
+    keep = ~_batch_entries(sample, delays)
+    sample, delays = sample.loc[keep], delays[keep]
     grid = np.arange(max_delay_days * STEPS_PER_DAY + 1) / STEPS_PER_DAY
     rows = []
     for source, idx in sample.groupby(S.SOURCE, sort=True).indices.items():

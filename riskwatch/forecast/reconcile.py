@@ -261,8 +261,10 @@ def reconcile_bounds(base: pd.DataFrame, reconciled_mean: pd.Series) -> pd.DataF
     """A forecast frame with ``yhat`` replaced by ``reconciled_mean`` and its bounds moved with it.
 
     ``base`` needs ``yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95``;
-    ``reconciled_mean`` is aligned on ``base``'s index and must cover it. Where the old ``yhat`` is above
-    ``SCALE_MIN_MEAN`` the bounds are scaled by new / old, elsewhere shifted by new - old; then clipped at 0
+    ``reconciled_mean`` is aligned on ``base``'s index and must cover it. A median moved down scales every
+    bound by new / old (a lower bound of 0 stays 0). A median moved up shifts the upper bounds by new - old
+    and scales the lower bounds by new / old only where the old ``yhat`` is above ``SCALE_MIN_MEAN``: a
+    small count's interval keeps 0 in it when reconciliation lifts its median a little. Then clipped at 0
     and kept in order ``lower95 <= lower80 <= yhat <= upper80 <= upper95``. Other columns are kept.
     """
     S.require_columns(base.columns, (S.YHAT, *BOUND_COLUMNS), "reconcile_bounds")
@@ -272,9 +274,15 @@ def reconcile_bounds(base: pd.DataFrame, reconciled_mean: pd.Series) -> pd.DataF
     old = base[S.YHAT].to_numpy(dtype=float)
     scale = old > SCALE_MIN_MEAN
     ratio = np.divide(new, old, out=np.ones_like(new), where=scale)
+    up = new >= old
     out = base.copy()
-    moved = {col: np.where(scale, out[col].to_numpy(dtype=float) * ratio,
-                           out[col].to_numpy(dtype=float) + (new - old)) for col in BOUND_COLUMNS}
+    moved = {}
+    for col in BOUND_COLUMNS:
+        v = out[col].to_numpy(dtype=float)
+        if col in (S.YHAT_UPPER_80, S.YHAT_UPPER_95):
+            moved[col] = np.where(up, v + (new - old), v * np.where(scale, ratio, 1.0))
+        else:
+            moved[col] = v * np.where(scale, ratio, 1.0)
     mean = np.maximum(new, 0.0)
     lo80 = np.minimum(np.maximum(moved[S.YHAT_LOWER_80], 0.0), mean)
     lo95 = np.minimum(np.maximum(moved[S.YHAT_LOWER_95], 0.0), lo80)

@@ -1,0 +1,23 @@
+"""The schedule holds the daily ingest and the Monday / 1st-of-month forecasts, in the city's time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jobs.schedule import build_scheduler
+from riskwatch.config import load_settings
+
+
+def test_schedule_has_ingest_and_forecast_jobs(tmp_path: Path) -> None:
+    settings = load_settings()
+    scheduler = build_scheduler(settings, f"sqlite:///{tmp_path}/j.db", tmp_path)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"ingest_inbox", "forecast_weekly", "forecast_monthly"}
+    tz = ZoneInfo(settings.timezone)
+    after = datetime(2026, 11, 24, 12, 0, tzinfo=tz)   # a Tuesday
+    weekly = jobs["forecast_weekly"].trigger.get_next_fire_time(None, after)
+    monthly = jobs["forecast_monthly"].trigger.get_next_fire_time(None, after)
+    assert (weekly.weekday(), weekly.day, weekly.hour) == (0, 30, 3)
+    assert (monthly.month, monthly.day) == (12, 1)
