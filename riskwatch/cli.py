@@ -177,22 +177,56 @@ def _last_month_end(today: date) -> date:
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @pass_ctx
 def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
-    """Create the synthetic city, ingest it into the store and print the last month's figures."""
+    """Create the synthetic city, ingest it into the store, print the last month's figures and forecast
+    the coming weeks."""
     from riskwatch.synth import generate_city
 
     end_day = _last_month_end(date.today())
-    click.echo(f"1/3 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
+    click.echo(f"1/4 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
     summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
     click.echo(f"    {summary}")
-    click.echo(f"2/3 ingesting into {_safe_url(ctx.db_url)} ...")
+    click.echo(f"2/4 ingesting into {_safe_url(ctx.db_url)} ...")
     sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
     updates = out / "updates"
     failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
     month = pd.Period(end_day, "M")
-    click.echo(f"3/3 figures of {month}:")
+    click.echo(f"3/4 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
+    click.echo("\n4/4 forecasting every category x area series, weekly ...")
+    _forecast_store(ctx, datetime.combine(end_day + timedelta(days=1), datetime.min.time()), "W", None, "wls", None)
+    _print_forecast_digest(ctx, "W")
     if failed:
         sys.exit(1)
+
+
+def _print_forecast_digest(ctx: Context, freq: str, weeks: int = 4) -> None:
+    """The city's next weeks, and the categories forecast to rise most against the last weeks."""
+    from riskwatch.store.forecasts import load_forecast_run
+
+    settings = ctx.settings
+    with ctx.session() as session:
+        got = load_forecast_run(session, freq)
+        if got is None:
+            return
+        run, series, values, _ = got
+        hist, _, _, _ = pipeline.build_store_series(session, settings, pd.Timestamp(run["as_of"]), freq)
+    city = f"{freq}:*:{settings.regions.root}"
+    click.echo(f"\n未来 {weeks} 周受理量预测（全市，80% 区间）：")
+    for r in values[values["series_id"] == city].head(weeks).itertuples():
+        click.echo(f"  {r.ds:%Y-%m-%d} 当周  {r.yhat:7.0f} 件  （{r.yhat_lower_80:.0f}–{r.yhat_upper_80:.0f}）")
+    leaves = series[(series["category_level"] == "leaf") & (series["region_level"] == "city")]
+    ahead = values[values["series_id"].isin(leaves["series_id"])].groupby("series_id").head(weeks) \
+        .groupby("series_id")["yhat"].sum()
+    before = hist[hist["series_id"].isin(leaves["series_id"])].groupby("series_id").tail(weeks) \
+        .groupby("series_id")["y"].sum()
+    change = ((ahead - before) / before.where(before >= 20)).dropna().sort_values(ascending=False)
+    if change.empty:
+        return
+    labels = leaves.set_index("series_id")["label"]
+    click.echo(f"预计上升最多的类别（未来 {weeks} 周对比最近 {weeks} 周）：")
+    for sid, rate in change.head(5).items():
+        click.echo(f"  {labels[sid].split(' · ')[0]:<16} {before[sid]:5.0f} → {ahead[sid]:5.0f} 件 "
+                   f"（{rate:+.0%}）")
 
 
 @cli.command()

@@ -22,7 +22,9 @@ from riskwatch import schema as S
 from riskwatch.forecast.backtest import (
     BASELINE,
     ERROR_COLUMNS,
+    FAILED,
     MAE,
+    POINTS,
     SCORE_COLUMNS,
     SELECTED,
     choose_model,
@@ -138,7 +140,7 @@ def forecast_one(series_id: str, y: np.ndarray, ds: pd.DatetimeIndex, freq: str,
         ranked = _ranked(scores)
         chosen = options.only or choose_model(scores, PREFERENCE)
     else:
-        scores = pd.DataFrame({S.MODEL: list(names)})
+        scores = pd.DataFrame({S.MODEL: list(names), POINTS: 0, FAILED: 0})
         errors = pd.DataFrame(columns=[c for c in ERROR_COLUMNS if c != S.SERIES_ID])
         chosen = None
         ranked = []
