@@ -48,8 +48,8 @@ def series_at(cases: pd.DataFrame, settings, as_of: pd.Timestamp) -> tuple[pd.Da
                         levels=settings.forecast.levels)
 
 
-def run_origin(cases: pd.DataFrame, settings, as_of: pd.Timestamp, family: str, workers: int
-               ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def run_origin(cases: pd.DataFrame, settings, as_of: pd.Timestamp, family: str, workers: int,
+               method: str = "wls") -> tuple[pd.DataFrame, pd.DataFrame, float]:
     series, catalog = series_at(cases, settings, as_of)
     opts = pipeline.engine_options(settings, "W", H, workers, only="" if family == "default" else family)
     ds = pd.DatetimeIndex(sorted(series["ds"].unique()))
@@ -57,7 +57,7 @@ def run_origin(cases: pd.DataFrame, settings, as_of: pd.Timestamp, family: str, 
     t0 = time.perf_counter()
     res = forecast_all(series, "W", exog, opts)
     seconds = time.perf_counter() - t0
-    rec = reconcile_forecasts(res.forecasts, catalog, res.errors, "wls" if family == "default" else "none")
+    rec = reconcile_forecasts(res.forecasts, catalog, res.errors, method if family == "default" else "none")
     return rec, catalog, seconds
 
 
@@ -123,6 +123,7 @@ def main() -> None:
     ap.add_argument("--origins", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--reconcile", default="wls", help="reconciliation of the default run (wls, mint_shrink, ...)")
     ap.add_argument("--save", default=None, help="write each family's held-out forecasts here (parquet)")
     args = ap.parse_args()
     settings = load_settings()
@@ -159,7 +160,7 @@ def main() -> None:
     for family in args.families.split(","):
         frames, secs = [], 0.0
         for o in origins:
-            rec, cat, s = run_origin(cases, settings, o, family, args.workers)
+            rec, cat, s = run_origin(cases, settings, o, family, args.workers, args.reconcile)
             frames.append(rec)
             secs += s
         fc = pd.concat(frames, ignore_index=True)

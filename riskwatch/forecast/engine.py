@@ -10,7 +10,6 @@ No files, sessions or clock: the pool is the only side effect.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -203,7 +202,6 @@ def _limit_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def _run_chunk(args: tuple[list[tuple[str, np.ndarray]], pd.DatetimeIndex, str, pd.DataFrame, EngineOptions]
