@@ -405,6 +405,28 @@ def _show_forecast(ctx: Context, series_id: str, freq: str, as_of: datetime | No
 
 
 @cli.command()
+@click.option("--series", "series_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The date,count file to score (the store mode comes with the signals).")
+@click.option("--freq", type=click.Choice(["D", "W", "M"]), default="W", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write date,count,expected,upper,score,alarm,detector,state.")
+def detect(series_file: Path, freq: str, output: Path) -> None:
+    """Score every period of a date,count file for spikes (Farrington-flexible, or EARS C2 on short
+    histories) and slow rises (CUSUM), each period using only the data before it."""
+    try:
+        out, notes = pipeline.detect_file(series_file, output, freq)
+    except (RiskwatchError, ValueError) as exc:
+        _fail(exc)
+        return
+    for note in notes:
+        click.echo(f"{series_file}: {note}", err=True)
+    states = out["state"].value_counts()
+    click.echo(f"{len(out)} periods: {int(out['alarm'].sum())} alarms, {int(states.get('scored', 0))} scored, "
+               f"{int(states.get('insufficient', 0))} with too little history, {int(states.get('missing', 0))} "
+               f"missing -> {output}")
+
+
+@cli.command()
 @click.option("--limit", type=int, default=50, show_default=True)
 @pass_ctx
 def quarantine(ctx: Context, limit: int) -> None:

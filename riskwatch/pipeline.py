@@ -308,3 +308,32 @@ def forecast_file(settings: Settings, in_path: Path, out_path: Path, freq: str, 
     out.to_csv(out_path, index=False)
     notes = regular.notes + ((str(result.forecast["note"].iloc[0]),) if result.forecast["note"].iloc[0] else ())
     return out, notes
+
+
+# --- detect ------------------------------------------------------------------------------------------
+def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The standalone detect mode: score every period of the ``date,count`` file ``in_path`` prospectively
+    and write ``out_path`` (CSV ``date, count, expected, upper, score, alarm, detector, state``)."""
+    import numpy as np
+
+    from riskwatch.detect import combine as C
+    from riskwatch.forecast.standalone import regularize_counts
+    from riskwatch.ingest.count_file import read_count_file
+
+    table = read_count_file(in_path)
+    try:
+        regular = regularize_counts(table, freq)
+    except ValueError as exc:
+        raise UnreadableFileError(str(in_path), str(exc)) from exc
+    y = np.where(regular.imputed, np.nan, regular.y)
+    scores = C.score_periods(y, freq)
+    out = pd.DataFrame({
+        "date": regular.ds.strftime("%Y-%m-%d"), "count": scores[C.OBSERVED].to_numpy(),
+        "expected": scores[C.EXPECTED].round(3).to_numpy(), "upper": scores[C.UPPER].round(3).to_numpy(),
+        "score": scores[C.SCORE].round(4).to_numpy(), "alarm": scores[C.ALARM].astype(int).to_numpy(),
+        "detector": scores[C.DETECTOR].to_numpy(), "state": scores[C.STATE].to_numpy(),
+    })
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(out_path, index=False)
+    notes = tuple(n.replace("filled by interpolation for fitting", "scored as missing") for n in regular.notes)
+    return out, notes
