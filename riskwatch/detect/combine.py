@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from riskwatch.detect.cusum import cusum
+from riskwatch.detect.cusum import CusumScore, cusum_on, lagged_baseline
 from riskwatch.detect.ears import ears
 from riskwatch.detect.farrington import FarringtonOptions, farrington_flexible
 
@@ -43,6 +43,20 @@ def farrington_options(freq: str) -> FarringtonOptions:
     return FarringtonOptions()
 
 
+def _rise_detector(y: np.ndarray, freq: str, pos: np.ndarray, far: object) -> CusumScore:
+    """The CUSUM on the Farrington expectation (seasonal, outbreaks down-weighted; sd = sqrt(phi mu0))
+    where it exists, else on the lagged baseline."""
+    lagged = [lagged_baseline(y, int(t), CUSUM_WINDOW[freq], CUSUM_GAP[freq]) for t in pos]
+    mean = np.array([b[0] if b else np.nan for b in lagged])
+    sd = np.array([b[1] if b else np.nan for b in lagged])
+    if far is not None:
+        ok = far.sufficient  # type: ignore[attr-defined]
+        mean = np.where(ok, far.expected, mean)  # type: ignore[attr-defined]
+        spread = np.sqrt(np.maximum(far.phi, 1.0) * np.maximum(far.expected, 0.0))  # type: ignore[attr-defined]
+        sd = np.where(ok, spread, sd)
+    return cusum_on(y, mean, sd, pos)
+
+
 def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per position of ``y`` (default: every period) with ``SCORE_COLUMNS``.
 
@@ -54,22 +68,20 @@ def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = No
     out = pd.DataFrame({OBSERVED: y[pos], EXPECTED: np.nan, UPPER: np.nan, P_VALUE: np.nan, SCORE: np.nan,
                         SPIKE: False, RISE: False, ALARM: False, DETECTOR: "", STATE: INSUFFICIENT},
                        index=pos)
-    layers = [cusum(y, pos, CUSUM_WINDOW[freq], CUSUM_GAP[freq])]
-    names = ["cusum"]
-    layers.append(ears(y, pos, "C2"))
-    names.append("ears_c2")
-    if freq in ("W", "M"):
-        layers.append(farrington_flexible(y, SEASON[freq], pos, farrington_options(freq)))
-        names.append("farrington")
-    for name, det in zip(names, layers, strict=True):   # later (better) detectors override earlier ones
-        use = det.sufficient
+    far = farrington_flexible(y, SEASON[freq], pos, farrington_options(freq)) if freq in ("W", "M") else None
+    layers: list[tuple[str, object]] = [("cusum", _rise_detector(y, freq, pos, far))]
+    layers.append(("ears_c2", ears(y, pos, "C2")))
+    if far is not None:
+        layers.append(("farrington", far))
+    for name, det in layers:   # later (better) detectors override earlier ones
+        use = det.sufficient  # type: ignore[attr-defined]
         p_value = getattr(det, "p_value", np.full(len(pos), np.nan))
         out.loc[pos[use], [EXPECTED, UPPER, P_VALUE, SCORE]] = np.column_stack(
-            [det.expected, det.upper, p_value, det.score])[use]
+            [det.expected, det.upper, p_value, det.score])[use]  # type: ignore[attr-defined]
         out.loc[pos[use], DETECTOR] = name
         if name != "cusum":
-            out.loc[pos[use], SPIKE] = det.alarm[use]
-    rise = layers[0]
+            out.loc[pos[use], SPIKE] = det.alarm[use]  # type: ignore[attr-defined]
+    rise: CusumScore = layers[0][1]  # type: ignore[assignment]
     out[RISE] = rise.alarm & rise.sufficient
     out.loc[out[DETECTOR] != "", STATE] = SCORED
     out.loc[np.isnan(y[pos]), [STATE, SPIKE, RISE]] = [MISSING, False, False]

@@ -2,13 +2,13 @@
 
 The statistic accumulates standardized excesses over a baseline, ``S_t = max(0, S_{t-1} + z_t - k)``, and
 alarms when ``S_t > h``; after an alarm it restarts from 0 (the signal lifecycle, not the statistic, says
-that a rise is ongoing). With ``k = 0.5`` and ``h = 4`` a normal in-control series alarms about once in
-170 periods, and a rise of one standard deviation is found after about 8 periods on average.
+that a rise is ongoing). With ``k = 0.5`` and ``h = 5`` a normal in-control series alarms about once in
+460 periods (h = 4: once in 170), and a rise of one standard deviation is found after about 10 periods.
 
-The baseline must not contain the rise it is looking for: ``lagged_baseline`` takes the mean and
-standard deviation of a window that ends ``gap`` periods before the scored one (a 26-week window ending
-8 weeks back, by default for weekly data); a stored forecast made before the period is another valid
-baseline.
+The baseline must not contain the rise it is looking for, and must know the season (or every seasonal
+upswing reads as a rise). ``cusum_on`` takes any prospective expectation: the Farrington-flexible mean
+and its dispersion, or a stored forecast made before the period. ``lagged_baseline`` (a 26-week window
+ending 8 weeks back) is the fallback for short histories.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_SIGMA = 0.5
+CALIBRATION_WINDOW = 52  # residuals of the last periods used to correct an under-estimated sd
+CALIBRATION_MIN = 13
 
 
 @dataclass(frozen=True)
@@ -44,32 +46,46 @@ def lagged_baseline(y: np.ndarray, t: int, window: int, gap: int) -> tuple[float
     return mean, max(float(w.std(ddof=1)), np.sqrt(mean), MIN_SIGMA)
 
 
-def cusum(y: np.ndarray, positions: Sequence[int], window: int = 26, gap: int = 8, k: float = 0.5,
-          h: float = 4.0) -> CusumScore:
-    """Score ``positions`` (ascending) of ``y`` with a one-sided CUSUM on a lagged baseline.
-
-    The statistic runs over every period from the first with a baseline up to the last position, so a
-    position's score depends only on ``y`` up to it. Missing periods (NaN) add nothing.
-    """
+def cusum_on(y: np.ndarray, expected: np.ndarray, sd: np.ndarray, positions: Sequence[int], k: float = 0.5,
+             h: float = 5.0) -> CusumScore:
+    """One-sided CUSUM of ``(y - expected) / sd`` over ``positions`` (ascending; the statistic starts at 0
+    at the first position). ``expected`` and ``sd`` are aligned with ``positions``; NaN means no baseline
+    for that period (nothing added, not sufficient)."""
     y = np.asarray(y, dtype=float)
     pos = np.asarray(list(positions), dtype=int)
-    n = int(pos.max()) + 1 if len(pos) else 0
-    s = np.zeros(n)
-    mean = np.full(n, np.nan)
-    sd = np.full(n, np.nan)
-    alarm_at = np.zeros(n, dtype=bool)
+    mean = np.asarray(expected, dtype=float)
+    sdev = np.maximum(np.asarray(sd, dtype=float), MIN_SIGMA)
+    s = np.zeros(len(pos))
+    before = np.zeros(len(pos))
+    alarm = np.zeros(len(pos), dtype=bool)
+    ok = ~np.isnan(mean) & ~np.isnan(sdev)
     prev = 0.0
-    for t in range(n):
-        base = lagged_baseline(y, t, window, gap)
-        if base is None or np.isnan(y[t]):
-            s[t] = prev
+    past: list[float] = []
+    scale = np.ones(len(pos))
+    for i, t in enumerate(pos):
+        before[i] = prev
+        if len(past) >= CALIBRATION_MIN:   # the baseline's sd, corrected by how the past residuals spread
+            scale[i] = max(1.0, float(np.sqrt(np.mean(np.square(past[-CALIBRATION_WINDOW:])))))
+        if not ok[i] or np.isnan(y[t]):
+            s[i] = prev
             continue
-        mean[t], sd[t] = base
-        cur = max(0.0, prev + (y[t] - base[0]) / base[1] - k)
-        alarm_at[t] = cur > h
-        s[t] = cur
-        prev = 0.0 if alarm_at[t] else cur
-    before = np.concatenate([[0.0], np.where(alarm_at, 0.0, s)[:-1]]) if n else np.zeros(0)
-    upper = mean + sd * (h + k - before)
-    ok = ~np.isnan(mean)
-    return CusumScore(pos, mean[pos], upper[pos], s[pos], alarm_at[pos], ok[pos])
+        z = (y[t] - mean[i]) / sdev[i]
+        past.append(min(abs(z), 4.0))
+        cur = max(0.0, prev + z / scale[i] - k)
+        alarm[i] = cur > h
+        s[i] = cur
+        prev = 0.0 if alarm[i] else cur
+    upper = mean + sdev * scale * (h + k - before)
+    return CusumScore(pos, mean, upper, s, alarm, ok)
+
+
+def cusum(y: np.ndarray, positions: Sequence[int], window: int = 26, gap: int = 8, k: float = 0.5,
+          h: float = 5.0) -> CusumScore:
+    """``cusum_on`` with the lagged baseline (``lagged_baseline``) of each position: for series without a
+    seasonal expectation. The statistic starts at the first position."""
+    y = np.asarray(y, dtype=float)
+    pos = np.asarray(list(positions), dtype=int)
+    stats = [lagged_baseline(y, int(t), window, gap) for t in pos]
+    mean = np.array([b[0] if b else np.nan for b in stats])
+    sd = np.array([b[1] if b else np.nan for b in stats])
+    return cusum_on(y, mean, sd, pos, k, h)
