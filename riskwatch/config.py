@@ -451,6 +451,12 @@ def _forecast_levels(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
         out.append((cat, reg))
     if ("all", "city") not in out:
         raise ConfigError(str(path), "forecast.levels", "\"all:city\" (the city total) is required")
+    for cat in cats:  # city and district are reconciled together; townships are fitted to their district
+        if ((cat, "city") in out) != ((cat, "district") in out):
+            raise ConfigError(str(path), "forecast.levels",
+                              f"\"{cat}:city\" and \"{cat}:district\" go together (they are reconciled together)")
+        if (cat, "township") in out and (cat, "district") not in out:
+            raise ConfigError(str(path), "forecast.levels", f"\"{cat}:township\" needs \"{cat}:district\"")
     return tuple(out)
 
 

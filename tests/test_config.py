@@ -59,6 +59,10 @@ def test_environment_variable_points_at_another_city(config_copy: Path, monkeypa
         ("mappings/hotline_12345.toml", '"已办结" = "closed"', '"已办结" = "done"', "values.status.已办结"),
         ("calendar.toml", 'kind = "lunar"', 'kind = "moon"', ".kind"),
         ("staff.toml", 'role = "grid_worker"', 'role = "boss"', ".role"),
+        ("settings.toml", "horizon_weeks = 13", "horizon_weeks = 0", "forecast.horizon_weeks"),
+        ("settings.toml", '"leaf:district",', "", "forecast.levels"),          # leaf:city without leaf:district
+        ("settings.toml", '"all:city",', '"all:county",', "forecast.levels[0]"),
+        ("holidays.toml", "# [[year]]", '[[year]]\nyear = 2027\nworkdays = ["2027-02-22"]\n#', "workdays[0]"),
     ],
 )
 def test_errors_name_file_and_key(config_copy: Path, file: str, old: str, new: str, key: str) -> None:
