@@ -193,23 +193,24 @@ def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
     click.echo(f"3/4 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
     click.echo("\n4/4 forecasting every category x area series, weekly ...")
-    _forecast_store(ctx, datetime.combine(end_day + timedelta(days=1), datetime.min.time()), "W", None, "wls", None)
-    _print_forecast_digest(ctx, "W")
+    summary = _forecast_store(ctx, datetime.combine(end_day + timedelta(days=1), datetime.min.time()), "W", None,
+                              "wls", None)
+    _print_forecast_digest(ctx, summary)
     if failed:
         sys.exit(1)
 
 
-def _print_forecast_digest(ctx: Context, freq: str, weeks: int = 4) -> None:
+def _print_forecast_digest(ctx: Context, summary: pipeline.ForecastSummary, weeks: int = 4) -> None:
     """The city's next weeks, and the categories forecast to rise most against the last weeks."""
     from riskwatch.store.forecasts import load_forecast_run
 
     settings = ctx.settings
+    freq, hist = summary.freq, summary.history
     with ctx.session() as session:
-        got = load_forecast_run(session, freq)
-        if got is None:
-            return
-        run, series, values, _ = got
-        hist, _, _, _ = pipeline.build_store_series(session, settings, pd.Timestamp(run["as_of"]), freq)
+        got = load_forecast_run(session, freq, summary.as_of)
+    if got is None:
+        return
+    _, series, values, _ = got
     city = f"{freq}:*:{settings.regions.root}"
     click.echo(f"\n未来 {weeks} 周受理量预测（全市，80% 区间）：")
     for r in values[values["series_id"] == city].head(weeks).itertuples():
@@ -325,24 +326,21 @@ def _forecast_file(ctx: Context, path: Path, output: Path | None, freq: str, hor
                    chart: Path | None) -> None:
     if output is None:
         raise ValueError("--series needs --output OUT.csv")
-    out, notes = pipeline.forecast_file(ctx.settings, path, output, freq, horizon or 0)
+    out, notes, regular = pipeline.forecast_file(ctx.settings, path, output, freq, horizon or 0)
     for note in notes:
         click.echo(f"{path}: {note}", err=True)
     click.echo(f"{len(out)} periods forecast by {out['model'].iloc[0]} -> {output}")
     if chart is not None:
-        from riskwatch.forecast.standalone import regularize_counts
-        from riskwatch.ingest.count_file import read_count_file
         from riskwatch.report.charts import plot_forecast
 
-        reg = regularize_counts(read_count_file(path), freq)
-        hist = pd.DataFrame({"ds": reg.ds, "y": reg.y})
+        hist = pd.DataFrame({"ds": regular.ds, "y": regular.y})
         fc = out.rename(columns={"date": "ds"}).assign(ds=lambda f: pd.to_datetime(f["ds"]))
         plot_forecast(hist, fc, f"{path.stem} 预测", freq=freq, path=chart)
         click.echo(f"chart -> {chart}")
 
 
 def _forecast_store(ctx: Context, as_of: datetime | None, freq: str, horizon: int | None, method: str,
-                    workers: int | None) -> None:
+                    workers: int | None) -> pipeline.ForecastSummary:
     from tqdm import tqdm
 
     from riskwatch.store import upgrade_database
@@ -367,6 +365,7 @@ def _forecast_store(ctx: Context, as_of: datetime | None, freq: str, horizon: in
                                                                              key=lambda kv: -kv[1])))
     if summary.fallbacks:
         click.echo(f"{summary.fallbacks} series fell back to another model (see the note of each)")
+    return summary
 
 
 def _show_forecast(ctx: Context, series_id: str, freq: str, as_of: datetime | None, chart: Path | None) -> None:

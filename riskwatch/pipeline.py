@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, effective_due
-from riskwatch.forecast.engine import EngineOptions
 from riskwatch.indicators import MonthStats, compute_month_stats
 from riskwatch.ingest.background import in_background
 from riskwatch.ingest.normalize import NormalizedChunk, normalize_chunk
@@ -38,6 +37,10 @@ from riskwatch.store import (
     start_batch,
     sync_reference,
 )
+
+if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is used, not at CLI start-up
+    from riskwatch.forecast.engine import EngineOptions
+    from riskwatch.forecast.standalone import RegularSeries
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +204,7 @@ class ForecastSummary:
     models: dict[str, int]         # chosen model -> number of series
     fallbacks: int                 # series whose chosen model failed and fell back
     seconds: pd.DataFrame          # model, fits, seconds
+    history: pd.DataFrame          # the series forecast (series_id, ds, y, y_observed)
 
 
 def calendar_exog(settings: Settings, ds: pd.DatetimeIndex, freq: str, horizon: int) -> pd.DataFrame:
@@ -216,6 +220,8 @@ def calendar_exog(settings: Settings, ds: pd.DatetimeIndex, freq: str, horizon: 
 
 def engine_options(settings: Settings, freq: str, horizon: int | None, workers: int | None = None,
                    only: str = "") -> EngineOptions:
+    from riskwatch.forecast.engine import EngineOptions
+
     f = settings.forecast
     default_h = f.horizon_weeks if freq == "W" else f.horizon_months if freq == "M" else 28
     return EngineOptions(horizon=horizon or default_h, origins=f.backtest_origins,
@@ -279,23 +285,29 @@ def run_forecast(session: Session, settings: Settings, as_of: pd.Timestamp, freq
         run_id=run_id, freq=freq, as_of=as_of.to_pydatetime(), history_start=ds[0].to_pydatetime(),
         history_end=ds[-1].to_pydatetime(), data_end=data_end.to_pydatetime() if data_end is not None else None,
         series=len(table), models=dict(Counter(table["model"])),
-        fallbacks=int(table["note"].str.contains("fell back", regex=False).sum()), seconds=result.seconds)
+        fallbacks=int(table["note"].str.contains("fell back", regex=False).sum()), seconds=result.seconds,
+        history=series)
 
 
-def forecast_file(settings: Settings, in_path: Path, out_path: Path, freq: str, horizon: int
-                  ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The standalone mode: forecast the ``date,count`` file ``in_path`` and write ``out_path`` (CSV with
-    ``date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model``). Returns the
-    output frame and the notes on how the input was read."""
-    from riskwatch.forecast.engine import forecast_one
+def read_count_series(in_path: Path, freq: str) -> RegularSeries:
+    """A ``date,count`` file as a regular series at ``freq``; a file that cannot be one is refused, named."""
     from riskwatch.forecast.standalone import regularize_counts
     from riskwatch.ingest.count_file import read_count_file
 
-    table = read_count_file(in_path)
     try:
-        regular = regularize_counts(table, freq)
+        return regularize_counts(read_count_file(in_path), freq)
     except ValueError as exc:
         raise UnreadableFileError(str(in_path), str(exc)) from exc
+
+
+def forecast_file(settings: Settings, in_path: Path, out_path: Path, freq: str, horizon: int
+                  ) -> tuple[pd.DataFrame, tuple[str, ...], RegularSeries]:
+    """The standalone mode: forecast the ``date,count`` file ``in_path`` and write ``out_path`` (CSV with
+    ``date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model``). Returns the
+    output frame, the notes on how the input was read, and the history as read."""
+    from riskwatch.forecast.engine import forecast_one
+
+    regular = read_count_series(in_path, freq)
     options = engine_options(settings, freq, horizon, workers=1)
     exog = calendar_exog(settings, regular.ds, freq, options.horizon)
     result = forecast_one("input", regular.y, regular.ds, freq, exog, options)
@@ -307,7 +319,7 @@ def forecast_file(settings: Settings, in_path: Path, out_path: Path, freq: str, 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(out_path, index=False)
     notes = regular.notes + ((str(result.forecast["note"].iloc[0]),) if result.forecast["note"].iloc[0] else ())
-    return out, notes
+    return out, notes, regular
 
 
 # --- detect ------------------------------------------------------------------------------------------
@@ -317,14 +329,8 @@ def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame,
     import numpy as np
 
     from riskwatch.detect import combine as C
-    from riskwatch.forecast.standalone import regularize_counts
-    from riskwatch.ingest.count_file import read_count_file
 
-    table = read_count_file(in_path)
-    try:
-        regular = regularize_counts(table, freq)
-    except ValueError as exc:
-        raise UnreadableFileError(str(in_path), str(exc)) from exc
+    regular = read_count_series(in_path, freq)
     y = np.where(regular.imputed, np.nan, regular.y)
     scores = C.score_periods(y, freq)
     out = pd.DataFrame({

@@ -209,6 +209,10 @@ SERIES_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, Y, Y_OBSERVED)
 INTERVAL_COLUMNS: tuple[str, ...] = (YHAT_LOWER_80, YHAT_UPPER_80, YHAT_LOWER_95, YHAT_UPPER_95)
 FORECAST_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, STEP, YHAT, *INTERVAL_COLUMNS, MODEL, NOTE)
 
+# --- count files (the standalone forecast and detect modes read and write date,count) ------------
+DATE = "date"                # a day (or the first day of the week / month the count covers)
+COUNT = "count"              # cases on that date; blank = missing, never zero
+
 
 # --- errors ----------------------------------------------------------------------------------
 class RiskwatchError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_forecast_stores_every_series_coherent_and_rerun_is_idempotent(db_url: s
     pd.testing.assert_frame_equal(v1.reset_index(drop=True), v2.reset_index(drop=True))
     shown = run(config_dir, db_url, "forecast", "--show", "W:*:339900", "--as-of", "2025-06-02")
     assert shown.exit_code == 0, shown.output
-    assert "回测" in shown.output and "*" in shown.output
+    assert "回测" in shown.output
+    assert re.search(r"^ \* \S+ +MAE", shown.output, re.MULTILINE)  # the chosen model is marked
 
 
 def test_forecast_as_of_sees_no_later_cases(tmp_path: Path, config_dir: Path, city: Path) -> None:

@@ -10,13 +10,16 @@ shown (``+cusum`` when the rise alarm fired too).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from riskwatch.detect.cusum import CusumScore, cusum_on, lagged_baseline
+from riskwatch.detect.baseline import window_expectation
+from riskwatch.detect.cusum import CusumScore, cusum_on
 from riskwatch.detect.ears import ears
-from riskwatch.detect.farrington import FarringtonOptions, farrington_flexible
+from riskwatch.detect.farrington import FarringtonOptions, FarringtonScore, farrington_flexible
+from riskwatch.forecast.base import SEASON
 
 OBSERVED = "observed"
 EXPECTED = "expected"
@@ -31,9 +34,18 @@ STATE = "state"
 SCORED, INSUFFICIENT, MISSING = "scored", "insufficient", "missing"
 SCORE_COLUMNS: tuple[str, ...] = (OBSERVED, EXPECTED, UPPER, P_VALUE, SCORE, SPIKE, RISE, ALARM, DETECTOR,
                                   STATE)
-SEASON = {"D": 7, "W": 52, "M": 12}
 CUSUM_WINDOW = {"D": 56, "W": 26, "M": 12}
 CUSUM_GAP = {"D": 14, "W": 8, "M": 3}
+
+
+class Scores(Protocol):
+    """What every detector returns, one value per scored position."""
+
+    expected: np.ndarray
+    upper: np.ndarray
+    score: np.ndarray
+    alarm: np.ndarray
+    sufficient: np.ndarray
 
 
 def farrington_options(freq: str) -> FarringtonOptions:
@@ -43,17 +55,13 @@ def farrington_options(freq: str) -> FarringtonOptions:
     return FarringtonOptions()
 
 
-def _rise_detector(y: np.ndarray, freq: str, pos: np.ndarray, far: object) -> CusumScore:
+def _rise_detector(y: np.ndarray, freq: str, pos: np.ndarray, far: FarringtonScore | None) -> CusumScore:
     """The CUSUM on the Farrington expectation (seasonal, outbreaks down-weighted; sd = sqrt(phi mu0))
     where it exists, else on the lagged baseline."""
-    lagged = [lagged_baseline(y, int(t), CUSUM_WINDOW[freq], CUSUM_GAP[freq]) for t in pos]
-    mean = np.array([b[0] if b else np.nan for b in lagged])
-    sd = np.array([b[1] if b else np.nan for b in lagged])
+    mean, sd = window_expectation(y, pos, CUSUM_WINDOW[freq], CUSUM_GAP[freq])
     if far is not None:
-        ok = far.sufficient  # type: ignore[attr-defined]
-        mean = np.where(ok, far.expected, mean)  # type: ignore[attr-defined]
-        spread = np.sqrt(np.maximum(far.phi, 1.0) * np.maximum(far.expected, 0.0))  # type: ignore[attr-defined]
-        sd = np.where(ok, spread, sd)
+        mean = np.where(far.sufficient, far.expected, mean)
+        sd = np.where(far.sufficient, np.sqrt(np.maximum(far.phi, 1.0) * np.maximum(far.expected, 0.0)), sd)
     return cusum_on(y, mean, sd, pos)
 
 
@@ -69,19 +77,19 @@ def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = No
                         SPIKE: False, RISE: False, ALARM: False, DETECTOR: "", STATE: INSUFFICIENT},
                        index=pos)
     far = farrington_flexible(y, SEASON[freq], pos, farrington_options(freq)) if freq in ("W", "M") else None
-    layers: list[tuple[str, object]] = [("cusum", _rise_detector(y, freq, pos, far))]
+    rise = _rise_detector(y, freq, pos, far)
+    layers: list[tuple[str, Scores]] = [("cusum", rise)]
     layers.append(("ears_c2", ears(y, pos, "C2")))
     if far is not None:
         layers.append(("farrington", far))
     for name, det in layers:   # later (better) detectors override earlier ones
-        use = det.sufficient  # type: ignore[attr-defined]
+        use = det.sufficient
         p_value = getattr(det, "p_value", np.full(len(pos), np.nan))
         out.loc[pos[use], [EXPECTED, UPPER, P_VALUE, SCORE]] = np.column_stack(
-            [det.expected, det.upper, p_value, det.score])[use]  # type: ignore[attr-defined]
+            [det.expected, det.upper, p_value, det.score])[use]
         out.loc[pos[use], DETECTOR] = name
         if name != "cusum":
-            out.loc[pos[use], SPIKE] = det.alarm[use]  # type: ignore[attr-defined]
-    rise: CusumScore = layers[0][1]  # type: ignore[assignment]
+            out.loc[pos[use], SPIKE] = det.alarm[use]
     out[RISE] = rise.alarm & rise.sufficient
     out.loc[out[DETECTOR] != "", STATE] = SCORED
     out.loc[np.isnan(y[pos]), [STATE, SPIKE, RISE]] = [MISSING, False, False]

@@ -7,8 +7,8 @@ that a rise is ongoing). With ``k = 0.5`` and ``h = 5`` a normal in-control seri
 
 The baseline must not contain the rise it is looking for, and must know the season (or every seasonal
 upswing reads as a rise). ``cusum_on`` takes any prospective expectation: the Farrington-flexible mean
-and its dispersion, or a stored forecast made before the period. ``lagged_baseline`` (a 26-week window
-ending 8 weeks back) is the fallback for short histories.
+and its dispersion, or a stored forecast made before the period. ``baseline.window_stats`` (a 26-week
+window ending 8 weeks back) is the fallback for short histories.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_SIGMA = 0.5
+from riskwatch.detect.baseline import MIN_SIGMA, window_expectation
+
 CALIBRATION_WINDOW = 52  # residuals of the last periods used to correct an under-estimated sd
 CALIBRATION_MIN = 13
 
@@ -31,19 +32,6 @@ class CusumScore:
     score: np.ndarray       # S_t
     alarm: np.ndarray       # bool
     sufficient: np.ndarray  # bool
-
-
-def lagged_baseline(y: np.ndarray, t: int, window: int, gap: int) -> tuple[float, float] | None:
-    """Mean and standard deviation (floored at the Poisson value and ``MIN_SIGMA``) of
-    ``y[t - gap - window : t - gap]``; None when that window is not fully observed."""
-    lo, hi = t - gap - window, t - gap
-    if lo < 0:
-        return None
-    w = y[lo:hi]
-    if np.isnan(w).any():
-        return None
-    mean = float(w.mean())
-    return mean, max(float(w.std(ddof=1)), np.sqrt(mean), MIN_SIGMA)
 
 
 def cusum_on(y: np.ndarray, expected: np.ndarray, sd: np.ndarray, positions: Sequence[int], k: float = 0.5,
@@ -81,11 +69,8 @@ def cusum_on(y: np.ndarray, expected: np.ndarray, sd: np.ndarray, positions: Seq
 
 def cusum(y: np.ndarray, positions: Sequence[int], window: int = 26, gap: int = 8, k: float = 0.5,
           h: float = 5.0) -> CusumScore:
-    """``cusum_on`` with the lagged baseline (``lagged_baseline``) of each position: for series without a
+    """``cusum_on`` with the lagged baseline (``baseline.window_stats``) of each position: for series without a
     seasonal expectation. The statistic starts at the first position."""
-    y = np.asarray(y, dtype=float)
     pos = np.asarray(list(positions), dtype=int)
-    stats = [lagged_baseline(y, int(t), window, gap) for t in pos]
-    mean = np.array([b[0] if b else np.nan for b in stats])
-    sd = np.array([b[1] if b else np.nan for b in stats])
+    mean, sd = window_expectation(np.asarray(y, dtype=float), pos, window, gap)
     return cusum_on(y, mean, sd, pos, k, h)

@@ -3,8 +3,8 @@
 C1 compares a period with the mean and standard deviation of the ``baseline`` periods just before it; C2
 does the same with a gap of ``guard`` periods (so that the start of a rise is not in its own baseline); C3
 adds up the last three C2 excesses over 1. Counts are small and often constant in a 7-period window, so
-the standard deviation is never taken below the Poisson value ``sqrt(mean)`` nor below ``MIN_SIGMA``
-(without that floor one extra case after a run of identical counts would alarm).
+the standard deviation is floored (``baseline.window_stats``; without that floor one extra case after a
+run of identical counts would alarm).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-MIN_SIGMA = 0.5
+from riskwatch.detect.baseline import window_stats
+
 C3_THRESHOLD = 2.0
 
 
@@ -30,19 +31,6 @@ class EarsScore:
     score: np.ndarray        # the C statistic
     alarm: np.ndarray        # bool
     sufficient: np.ndarray   # bool: a full baseline without missing values
-
-
-def _window_stats(y: np.ndarray, t: int, gap: int, baseline: int) -> tuple[float, float] | None:
-    """Mean and floored sd of the ``baseline`` periods ending ``gap`` periods before ``t``."""
-    lo, hi = t - gap - baseline, t - gap
-    if lo < 0:
-        return None
-    window = y[lo:hi]
-    if np.isnan(window).any():
-        return None
-    mean = float(window.mean())
-    sd = max(float(window.std(ddof=1)), np.sqrt(mean), MIN_SIGMA)
-    return mean, sd
 
 
 def ears(y: np.ndarray, positions: Sequence[int], method: str = "C2", baseline: int = 7,
@@ -64,7 +52,7 @@ def ears(y: np.ndarray, positions: Sequence[int], method: str = "C2", baseline: 
     sufficient = np.zeros(len(pos), dtype=bool)
 
     def c_stat(t: int) -> tuple[float, float, float] | None:
-        got = _window_stats(y, t, gap, baseline)
+        got = window_stats(y, t, baseline, gap)
         if got is None or np.isnan(y[t]):
             return None
         mean, sd = got

@@ -80,7 +80,7 @@ def run_backtest(raw: SeriesData, models: dict[str, Model], horizon: int, origin
         train = prepare(raw.head(o))
         for name, model in models.items():
             try:
-                forecasts[name][o] = _cut(model(train, h), h)
+                forecasts[name][o] = model(train, h)
             except ModelFailed:
                 failures[name] += 1
     base = forecasts.get(BASELINE, {})
@@ -116,11 +116,6 @@ def run_backtest(raw: SeriesData, models: dict[str, Model], horizon: int, origin
     err_frame = (pd.concat(errors, ignore_index=True) if errors
                  else pd.DataFrame(columns=[S.MODEL, ORIGIN, S.STEP, ERROR, REACH_80, REACH_95]))
     return Backtest(pd.DataFrame(rows), err_frame)
-
-
-def _cut(f: ModelForecast, h: int) -> ModelForecast:
-    return ModelForecast(f.model, f.mean[:h], f.lower80[:h], f.upper80[:h], f.lower95[:h], f.upper95[:h],
-                         f.note, None if f.expected is None else f.expected[:h])
 
 
 def _reach(err: np.ndarray, point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -55,8 +55,7 @@ def stage_one(catalog: pd.DataFrame) -> Hierarchy:
 def error_variances(errors: pd.DataFrame, ids: pd.Index, fallback: pd.Series) -> pd.Series:
     """Mean squared backtest error per series; ``fallback`` (e.g. the forecast mean, Poisson-like) where
     a series has no backtest, and never below 0.25."""
-    mse = errors.groupby(S.SERIES_ID)[ERROR].apply(lambda e: float(np.mean(np.square(e)))) \
-        if not errors.empty else pd.Series(dtype=float)
+    mse = errors[ERROR].astype(float).pow(2).groupby(errors[S.SERIES_ID]).mean()
     out = mse.reindex(ids)
     out = out.fillna(fallback.reindex(ids))
     return out.clip(lower=0.25).fillna(1.0)

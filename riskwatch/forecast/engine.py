@@ -61,7 +61,7 @@ class SeriesResult:
     forecast: pd.DataFrame   # FORECAST_COLUMNS
     scores: pd.DataFrame     # SCORE_COLUMNS
     errors: pd.DataFrame     # ERROR_COLUMNS of the chosen model
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # model -> [seconds, fits]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _model_table(names: Sequence[str]) -> dict[str, Callable[[SeriesData, int], 
     return {n: MODELS[n] for n in names}
 
 
-def _timed(name: str, fn: Callable[[SeriesData, int], ModelForecast], seconds: dict[str, float]
+def _timed(name: str, fn: Callable[[SeriesData, int], ModelForecast], seconds: dict[str, list[float]]
            ) -> Callable[[SeriesData, int], ModelForecast]:
     import time
 
@@ -105,8 +105,9 @@ def _timed(name: str, fn: Callable[[SeriesData, int], ModelForecast], seconds: d
         try:
             return fn(data, h)
         finally:
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-            seconds[f"{name}#fits"] = seconds.get(f"{name}#fits", 0.0) + 1
+            slot = seconds.setdefault(name, [0.0, 0.0])
+            slot[0] += time.perf_counter() - t0
+            slot[1] += 1
 
     return run
 
@@ -125,7 +126,7 @@ def prepare_history(data: SeriesData) -> tuple[SeriesData, str]:
 def forecast_one(series_id: str, y: np.ndarray, ds: pd.DatetimeIndex, freq: str, exog: pd.DataFrame,
                  options: EngineOptions) -> SeriesResult:
     """Clean, backtest, choose, fit and forecast one series (see the module docstring)."""
-    seconds: dict[str, float] = {}
+    seconds: dict[str, list[float]] = {}
     raw = SeriesData(np.asarray(y, dtype=float), ds, freq, exog)
     names = candidates(raw.y, freq, options)
     models = {n: _timed(n, f, seconds) for n, f in _model_table(names).items()}
@@ -256,9 +257,9 @@ def _collect(results: list[SeriesResult]) -> EngineResult:
         if any(not r.errors.empty for r in results) else pd.DataFrame(columns=list(ERROR_COLUMNS))
     totals: dict[str, list[float]] = {}
     for r in results:
-        for key, v in r.seconds.items():
-            name, _, what = key.partition("#")
+        for name, (secs, fits) in r.seconds.items():
             slot = totals.setdefault(name, [0.0, 0.0])
-            slot[1 if what == "fits" else 0] += v
+            slot[0] += secs
+            slot[1] += fits
     seconds = pd.DataFrame([{S.MODEL: k, "fits": int(v[1]), "seconds": v[0]} for k, v in sorted(totals.items())])
     return EngineResult(forecasts, scores, errors, seconds)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskwatch import schema as S
+from riskwatch.forecast.series import known_cases
 
 DELAY_DAYS = "delay_days"
 COMPLETENESS = "completeness"
@@ -114,8 +115,5 @@ def completeness_weights(cases: pd.DataFrame, as_of: pd.Timestamp, delays: pd.Da
 
 def nowcast_weights(cases: pd.DataFrame, as_of: pd.Timestamp) -> tuple[np.ndarray, pd.DataFrame]:
     """``completeness_weights`` with delays measured on the same cases as known at ``as_of``."""
-    received = pd.to_datetime(cases[S.RECEIVED_AT])
-    registered = pd.to_datetime(cases[S.REGISTERED_AT]).fillna(received)
-    known = cases.loc[(received < as_of) & (registered <= as_of)]
-    delays = estimate_delays(known, as_of)
+    delays = estimate_delays(known_cases(cases, as_of), as_of)
     return completeness_weights(cases, as_of, delays), delays

@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from riskwatch.forecast.base import FREQS, PANDAS_FREQ, period_start
+from riskwatch.schema import COUNT, DATE
 
-DATE = "date"
-COUNT = "count"
 _ORDER = {"D": 0, "W": 1, "M": 2}
 
 

@@ -12,10 +12,8 @@ import numpy as np
 import pandas as pd
 
 from riskwatch.ingest.dates import parse_datetimes
-from riskwatch.schema import RowProblem, UnreadableFileError
+from riskwatch.schema import COUNT, DATE, RowProblem, UnreadableFileError
 
-DATE = "date"
-COUNT = "count"
 MAX_LISTED = 10
 
 

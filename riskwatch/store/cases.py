@@ -107,7 +107,9 @@ def _py_values(s: pd.Series) -> list[Any]:
     return arr.tolist()
 
 
-def _records(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
+def frame_records(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, list[Any]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Rows of ``frame[columns]`` (plus ``extra`` columns) as dicts of Python values, ``None`` for missing."""
     names = list(columns)
     lists = [_py_values(frame[c]) if c in frame.columns else [None] * len(frame) for c in names]
     for k, v in (extra or {}).items():
@@ -309,7 +311,7 @@ def save_quarantine(session: Session, batch_id: int, file_name: str, frame: pd.D
     require_columns(frame.columns, [ROW_NUMBER, FIELD, REASON], "save_quarantine")
     f = frame.drop_duplicates([ROW_NUMBER, FIELD], keep="first")
     n = len(f)
-    recs = _records(f, [ROW_NUMBER, FIELD, REASON, RAW],
+    recs = frame_records(f, [ROW_NUMBER, FIELD, REASON, RAW],
                     {"batch_id": [batch_id] * n, "file_name": [file_name] * n})
     for r in recs:
         if r[RAW] is not None and not isinstance(r[RAW], str):
@@ -328,7 +330,7 @@ def save_notes(session: Session, batch_id: int, frame: pd.DataFrame) -> int:
         return 0
     require_columns(frame.columns, [ROW_NUMBER, FIELD, NOTE], "save_notes")
     f = frame.drop_duplicates([ROW_NUMBER, FIELD], keep="first")
-    recs = _records(f, [ROW_NUMBER, FIELD, NOTE], {"batch_id": [batch_id] * len(f)})
+    recs = frame_records(f, [ROW_NUMBER, FIELD, NOTE], {"batch_id": [batch_id] * len(f)})
     stmt = dialect_insert(session, notes_table).on_conflict_do_nothing(
         index_elements=["batch_id", "row_number", "field"])
     for part in _chunks(recs, WRITE_CHUNK):

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
+from riskwatch.store.cases import frame_records
 from riskwatch.store.models import (
     forecast_runs_table,
     forecast_scores_table,
@@ -43,21 +43,6 @@ class RunInfo:
     finished_at: datetime
 
 
-def _records(frame: pd.DataFrame, columns: tuple[str, ...], run_id: int) -> list[dict[str, Any]]:
-    out = frame.loc[:, list(columns)].copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c].dtype):
-            out[c] = pd.Series(out[c].dt.to_pydatetime(), index=out.index, dtype=object)
-    out = out.astype(object).where(out.notna(), None)
-    records = out.to_dict("records")
-    for r in records:
-        r["run_id"] = run_id
-        for k, v in r.items():
-            if isinstance(v, np.generic):
-                r[k] = v.item()
-    return records
-
-
 def save_forecast_run(session: Session, run: RunInfo, series: pd.DataFrame, values: pd.DataFrame,
                       scores: pd.DataFrame) -> int:
     """Replace the run ``(run.freq, run.as_of)`` with these rows; returns the run id.
@@ -82,7 +67,7 @@ def save_forecast_run(session: Session, run: RunInfo, series: pd.DataFrame, valu
     for table, frame, cols in ((forecast_series_table, series, SERIES_TABLE_COLUMNS),
                                (forecasts_table, values, VALUE_COLUMNS),
                                (forecast_scores_table, scores, SCORE_TABLE_COLUMNS)):
-        rows = _records(frame, cols, run_id)
+        rows = frame_records(frame, cols, {"run_id": [run_id] * len(frame)})
         for i in range(0, len(rows), 5000):
             conn.execute(insert(table), rows[i:i + 5000])
     return int(run_id)
