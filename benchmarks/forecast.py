@@ -82,6 +82,25 @@ def score(forecasts: pd.DataFrame, final: pd.DataFrame, first_nonzero: pd.Series
     return g
 
 
+def festival_split(forecasts: pd.DataFrame, final: pd.DataFrame) -> str:
+    """Pooled MAE / seasonal-naive MAE in the weeks SF-5 .. SF+2 of the held-out Spring Festivals and outside."""
+    from riskwatch.calendar import spring_festival
+
+    y = final.pivot(index="ds", columns="series_id", values="y_observed")
+    f = forecasts.merge(y.stack().rename("actual").reset_index(), on=["series_id", "ds"])
+    snaive = y.shift(52).stack().rename("snaive").reset_index()
+    f = f.merge(snaive, on=["ds", "series_id"])
+    inside = np.zeros(len(f), dtype=bool)
+    for year in sorted(set(f["ds"].dt.year)):
+        sf = pd.Timestamp(spring_festival(year))
+        inside |= ((f["ds"] >= sf - pd.Timedelta(weeks=5)) & (f["ds"] <= sf + pd.Timedelta(weeks=2))).to_numpy()
+    out = []
+    for name, mask in (("inside", inside), ("outside", ~inside)):
+        d = f[mask]
+        out.append(f"{name} {(d['actual'] - d['yhat']).abs().sum() / (d['actual'] - d['snaive']).abs().sum():.2f}")
+    return ", ".join(out)
+
+
 def summarize(name: str, g: pd.DataFrame, points: pd.DataFrame) -> str:
     two = g[g["years"] >= 2]
     return (f"| {name} | {len(two)} | {(two['rel'] < 1).mean():.1%} | {two['rel'].median():.3f} | "
@@ -170,7 +189,8 @@ def main() -> None:
             final.to_parquet(f"{args.save}/final.parquet")
         g = score(fc, final, first_nonzero, origins[0])
         rows.append(summarize(family, g, g))
-        print(f"{family}: {secs:.0f} s for {len(origins)} origins")
+        print(f"{family}: {secs:.0f} s for {len(origins)} origins; pooled MAE / seasonal naive around the "
+              f"Spring Festival (SF-5 .. SF+2 weeks): {festival_split(fc, final)}")
         if family == "default":
             base = score(fc, final, first_nonzero, origins[0], column="yhat_base")
             lv = cat.set_index("series_id")[["category_level", "region_level"]]
