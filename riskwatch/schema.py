@@ -209,6 +209,40 @@ SERIES_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, Y, Y_OBSERVED)
 INTERVAL_COLUMNS: tuple[str, ...] = (YHAT_LOWER_80, YHAT_UPPER_80, YHAT_LOWER_95, YHAT_UPPER_95)
 FORECAST_COLUMNS: tuple[str, ...] = (SERIES_ID, DS, STEP, YHAT, *INTERVAL_COLUMNS, MODEL, NOTE)
 
+# --- signals (detect) -----------------------------------------------------------------------
+# A signal frame has one row per finding of one run (as_of): what the analyst is warned about.
+class SignalKind(StrEnum):
+    """What a signal says (预警信号类型)."""
+
+    SPIKE = "spike"                # a period far above its expected count (突增)
+    RISE = "rise"                  # a slow, sustained rise no single period reveals (持续上升)
+    LEVEL_SHIFT = "level_shift"    # a lasting change of level; the baseline has adapted (水平变化)
+    ESCALATION = "escalation"      # a case reached city, province or national level (越级 / 进京)
+    OVERDUE = "overdue"            # a case past its legal or local deadline (超期)
+    RETURNED = "returned"          # a work order returned twice or more (多次退单)
+    DISSATISFIED = "dissatisfied"  # the petitioner was not satisfied (不满意)
+
+
+SIGNAL_KIND_LABELS: dict[SignalKind, str] = {
+    SignalKind.SPIKE: "突增", SignalKind.RISE: "持续上升", SignalKind.LEVEL_SHIFT: "水平变化",
+    SignalKind.ESCALATION: "越级上行", SignalKind.OVERDUE: "超期未结", SignalKind.RETURNED: "多次退单",
+    SignalKind.DISSATISFIED: "不满意",
+}
+
+SIGNAL_KEY = "signal_key"    # stable identity across runs: "<kind>:<subject>", e.g. "spike:W:0101:339901"
+KIND = "kind"                # a SignalKind value
+SUBJECT = "subject"          # a series_id for volume signals, "<source>:<source_id>" for case signals
+PERIOD = "period"            # start of the period the finding is about (a week's Monday), datetime64
+OBSERVED = "observed"        # count in the period (volume signals), else NaN
+EXPECTED = "expected"        # expected count, else NaN
+UPPER = "upper"              # alarm threshold (95%+ upper bound), else NaN
+P_VALUE = "p_value"          # exceedance probability, else NaN
+LABEL = "label"              # artifact label: "" (a real surge), "one_source", "batch_entry", "one_unit"
+SENTENCE = "sentence"        # one plain Chinese sentence with the numbers
+EVIDENCE = "evidence"        # dict of further figures (JSON-serializable)
+SIGNAL_COLUMNS: tuple[str, ...] = (SIGNAL_KEY, KIND, SUBJECT, CATEGORY_CODE, REGION_CODE, PERIOD, OBSERVED,
+                                   EXPECTED, UPPER, P_VALUE, LABEL, SENTENCE, EVIDENCE)
+
 # --- count files (the standalone forecast and detect modes read and write date,count) ------------
 DATE = "date"                # a day (or the first day of the week / month the count covers)
 COUNT = "count"              # cases on that date; blank = missing, never zero

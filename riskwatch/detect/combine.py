@@ -20,20 +20,21 @@ from riskwatch.detect.cusum import CusumScore, cusum_on
 from riskwatch.detect.ears import ears
 from riskwatch.detect.farrington import FarringtonOptions, FarringtonScore, farrington_flexible
 from riskwatch.forecast.base import SEASON
+from riskwatch.schema import EXPECTED, OBSERVED, P_VALUE, UPPER
 
-OBSERVED = "observed"
-EXPECTED = "expected"
-UPPER = "upper"
-P_VALUE = "p_value"
 SCORE = "score"
 ALARM = "alarm"
 SPIKE = "spike"
 RISE = "rise"
+RISE_P = "rise_p"       # p-value of the CUSUM's accumulated excess
+RISE_RUN = "rise_run"   # periods the CUSUM has accumulated over, with their summed counts and expectations
+RISE_OBSERVED = "rise_observed"
+RISE_EXPECTED = "rise_expected"
 DETECTOR = "detector"
 STATE = "state"
 SCORED, INSUFFICIENT, MISSING = "scored", "insufficient", "missing"
-SCORE_COLUMNS: tuple[str, ...] = (OBSERVED, EXPECTED, UPPER, P_VALUE, SCORE, SPIKE, RISE, ALARM, DETECTOR,
-                                  STATE)
+SCORE_COLUMNS: tuple[str, ...] = (OBSERVED, EXPECTED, UPPER, P_VALUE, SCORE, SPIKE, RISE, RISE_P, RISE_RUN,
+                                  RISE_OBSERVED, RISE_EXPECTED, ALARM, DETECTOR, STATE)
 CUSUM_WINDOW = {"D": 56, "W": 26, "M": 12}
 CUSUM_GAP = {"D": 14, "W": 8, "M": 3}
 
@@ -65,34 +66,52 @@ def _rise_detector(y: np.ndarray, freq: str, pos: np.ndarray, far: FarringtonSco
     return cusum_on(y, mean, sd, pos)
 
 
-def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = None) -> pd.DataFrame:
+def adapt_to_shifts(y: np.ndarray, shifts: Sequence[tuple[int, float]]) -> np.ndarray:
+    """``y`` with the periods before each confirmed level shift ``(start position, ratio)`` brought to the
+    level after it (multiplied by ``ratio``), so that the baseline of later periods is the new level."""
+    out = np.asarray(y, dtype=float).copy()
+    for start, ratio in shifts:
+        out[:start] *= ratio
+    return out
+
+
+def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = None,
+                  shifts: Sequence[tuple[int, float]] = ()) -> pd.DataFrame:
     """One row per position of ``y`` (default: every period) with ``SCORE_COLUMNS``.
 
     ``y`` is a regular count series with NaN for missing periods (a missing period is ``missing``, not 0).
     Daily series are scored by EARS and the CUSUM only (Farrington-flexible is a weekly/monthly method).
+    ``shifts``: level shifts confirmed before the scored positions (see ``adapt_to_shifts``); every scored
+    position must lie after them.
     """
-    y = np.asarray(y, dtype=float)
+    observed = np.asarray(y, dtype=float)
+    y = adapt_to_shifts(observed, shifts) if shifts else observed
     pos = np.arange(len(y)) if positions is None else np.asarray(list(positions), dtype=int)
-    out = pd.DataFrame({OBSERVED: y[pos], EXPECTED: np.nan, UPPER: np.nan, P_VALUE: np.nan, SCORE: np.nan,
-                        SPIKE: False, RISE: False, ALARM: False, DETECTOR: "", STATE: INSUFFICIENT},
-                       index=pos)
+    n = len(pos)
+    values = np.full((n, 4), np.nan)   # expected, upper, p_value, score of the detector shown
+    spike = np.zeros(n, dtype=bool)
+    detector = np.full(n, "", dtype=object)
     far = farrington_flexible(y, SEASON[freq], pos, farrington_options(freq)) if freq in ("W", "M") else None
     rise = _rise_detector(y, freq, pos, far)
-    layers: list[tuple[str, Scores]] = [("cusum", rise)]
-    layers.append(("ears_c2", ears(y, pos, "C2")))
+    layers: list[tuple[str, Scores]] = [("cusum", rise), ("ears_c2", ears(y, pos, "C2"))]
     if far is not None:
         layers.append(("farrington", far))
     for name, det in layers:   # later (better) detectors override earlier ones
-        use = det.sufficient
-        p_value = getattr(det, "p_value", np.full(len(pos), np.nan))
-        out.loc[pos[use], [EXPECTED, UPPER, P_VALUE, SCORE]] = np.column_stack(
-            [det.expected, det.upper, p_value, det.score])[use]
-        out.loc[pos[use], DETECTOR] = name
+        use = np.asarray(det.sufficient, dtype=bool)
+        p_value = getattr(det, "p_value", np.full(n, np.nan))
+        values[use] = np.column_stack([det.expected, det.upper, p_value, det.score])[use]
+        detector[use] = name
         if name != "cusum":
-            out.loc[pos[use], SPIKE] = det.alarm[use]
-    out[RISE] = rise.alarm & rise.sufficient
-    out.loc[out[DETECTOR] != "", STATE] = SCORED
-    out.loc[np.isnan(y[pos]), [STATE, SPIKE, RISE]] = [MISSING, False, False]
-    out[ALARM] = out[SPIKE] | out[RISE]
-    out.loc[out[RISE] & ~out[DETECTOR].isin(["", "cusum"]), DETECTOR] += "+cusum"
+            spike[use] = det.alarm[use]
+    rise_alarm = rise.alarm & rise.sufficient
+    missing = np.isnan(y[pos])
+    state = np.where(missing, MISSING, np.where(detector != "", SCORED, INSUFFICIENT))
+    spike &= ~missing
+    rise_alarm &= ~missing
+    detector = np.where(rise_alarm & ~np.isin(detector, ["", "cusum"]), detector + "+cusum", detector)
+    out = pd.DataFrame({OBSERVED: observed[pos], EXPECTED: values[:, 0], UPPER: values[:, 1],
+                        P_VALUE: values[:, 2], SCORE: values[:, 3], SPIKE: spike, RISE: rise_alarm,
+                        RISE_P: np.where(rise.sufficient, rise.p_value, np.nan), RISE_RUN: rise.run,
+                        RISE_OBSERVED: rise.run_observed, RISE_EXPECTED: rise.run_expected,
+                        ALARM: spike | rise_alarm, DETECTOR: detector, STATE: state}, index=pos)
     return out

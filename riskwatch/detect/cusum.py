@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from riskwatch.detect.baseline import MIN_SIGMA, window_expectation
 
@@ -30,6 +31,10 @@ class CusumScore:
     expected: np.ndarray    # baseline mean
     upper: np.ndarray       # the count that would make S_t reach h this period
     score: np.ndarray       # S_t
+    p_value: np.ndarray     # normal tail probability of the excess accumulated since the excursion began
+    run: np.ndarray         # periods in that excursion (0 when S = 0)
+    run_observed: np.ndarray  # counts summed over the excursion
+    run_expected: np.ndarray  # expectations summed over the excursion
     alarm: np.ndarray       # bool
     sufficient: np.ndarray  # bool
 
@@ -44,6 +49,11 @@ def cusum_on(y: np.ndarray, expected: np.ndarray, sd: np.ndarray, positions: Seq
     mean = np.asarray(expected, dtype=float)
     sdev = np.maximum(np.asarray(sd, dtype=float), MIN_SIGMA)
     s = np.zeros(len(pos))
+    p_value = np.full(len(pos), np.nan)
+    run = 0   # periods in the current excursion (S > 0): S + k * run is their summed z, ~ N(0, run)
+    runs = np.zeros(len(pos), dtype=int)
+    run_obs, run_exp = np.zeros(len(pos)), np.zeros(len(pos))
+    acc_obs = acc_exp = 0.0
     before = np.zeros(len(pos))
     alarm = np.zeros(len(pos), dtype=bool)
     ok = ~np.isnan(mean) & ~np.isnan(sdev)
@@ -60,11 +70,17 @@ def cusum_on(y: np.ndarray, expected: np.ndarray, sd: np.ndarray, positions: Seq
         z = (y[t] - mean[i]) / sdev[i]
         past.append(min(abs(z), 4.0))
         cur = max(0.0, prev + z / scale[i] - k)
+        run = run + 1 if cur > 0 else 0
+        acc_obs, acc_exp = (acc_obs + y[t], acc_exp + mean[i]) if run else (0.0, 0.0)
+        runs[i], run_obs[i], run_exp[i] = run, acc_obs, acc_exp
+        p_value[i] = float(stats.norm.sf((cur + k * run) / np.sqrt(run))) if run else 1.0
         alarm[i] = cur > h
         s[i] = cur
         prev = 0.0 if alarm[i] else cur
+        if alarm[i]:
+            run, acc_obs, acc_exp = 0, 0.0, 0.0
     upper = mean + sdev * scale * (h + k - before)
-    return CusumScore(pos, mean, upper, s, alarm, ok)
+    return CusumScore(pos, mean, upper, s, p_value, runs, run_obs, run_exp, alarm, ok)
 
 
 def cusum(y: np.ndarray, positions: Sequence[int], window: int = 26, gap: int = 8, k: float = 0.5,
