@@ -63,6 +63,28 @@ def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: date
         engine.dispose()
 
 
+def detect_signals(settings: Settings, db_url: str, fire_time: datetime) -> None:
+    """Score last week of every series and update the signals, as of the start of the fire day (Monday,
+    after the weekly forecast, so that the forecast made before the week is there to compare)."""
+    import pandas as pd
+
+    from riskwatch.store import make_engine, make_session, upgrade_database
+
+    as_of = pd.Timestamp(fire_time).normalize()
+    upgrade_database(db_url)
+    engine = make_engine(db_url)
+    try:
+        with make_session(engine) as session:
+            pipeline.prepare_store(session, settings)
+            summary = pipeline.run_detect(session, settings, as_of, fire_time)
+            session.commit()
+            live = summary.states.loc[summary.states["status"] != "closed"]
+            log.info("detect as of %s (week of %s): %d open signals, %d new", as_of.date(),
+                     summary.period.date(), len(live), int((live["status"] == "opened").sum()))
+    finally:
+        engine.dispose()
+
+
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
     """The scheduler with riskwatch's jobs, in the city's time zone."""
     scheduler = BlockingScheduler(timezone=settings.timezone,
@@ -86,4 +108,12 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
 
         scheduler.add_job(run_forecast, cron, id=job_id, name=f"forecast of every series ({freq})",
                           replace_existing=True)
+    weekly = CronTrigger(day_of_week="mon", hour=4, minute=0, timezone=settings.timezone)
+
+    def run_detect() -> None:
+        fire = datetime.now(weekly.timezone).replace(tzinfo=None, second=0, microsecond=0)
+        detect_signals(settings, db_url, fire)
+
+    scheduler.add_job(run_detect, weekly, id="detect_weekly", name="spike and case signals of last week",
+                      replace_existing=True)
     return scheduler

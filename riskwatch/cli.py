@@ -177,27 +177,47 @@ def _last_month_end(today: date) -> date:
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @pass_ctx
 def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
-    """Create the synthetic city, ingest it into the store, print the last month's figures and forecast
-    the coming weeks."""
+    """Create the synthetic city, ingest it into the store, print the last month's figures, forecast
+    the coming weeks and show the signals of the latest week."""
     from riskwatch.synth import generate_city
 
     end_day = _last_month_end(date.today())
-    click.echo(f"1/4 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
+    click.echo(f"1/5 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
     summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
     click.echo(f"    {summary}")
-    click.echo(f"2/4 ingesting into {_safe_url(ctx.db_url)} ...")
+    click.echo(f"2/5 ingesting into {_safe_url(ctx.db_url)} ...")
     sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
     updates = out / "updates"
     failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
     month = pd.Period(end_day, "M")
-    click.echo(f"3/4 figures of {month}:")
+    click.echo(f"3/5 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
-    click.echo("\n4/4 forecasting every category x area series, weekly ...")
-    summary = _forecast_store(ctx, datetime.combine(end_day + timedelta(days=1), datetime.min.time()), "W", None,
-                              "wls", None)
+    click.echo("\n4/5 forecasting every category x area series, weekly ...")
+    as_of = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
+    summary = _forecast_store(ctx, as_of, "W", None, "wls", None)
     _print_forecast_digest(ctx, summary)
+    click.echo(f"\n5/5 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
+               "(signals carry over from one week to the next) ...")
+    _demo_detect(ctx, pd.Timestamp(as_of))
     if failed:
         sys.exit(1)
+
+
+DEMO_DETECT_WEEKS = 4
+
+
+def _demo_detect(ctx: Context, as_of: pd.Timestamp) -> None:
+    """Weekly detect runs as of the last Mondays up to ``as_of``; the last one's signals are printed."""
+    now = datetime.now().replace(microsecond=0)
+    last_monday = as_of.normalize() - pd.Timedelta(days=as_of.weekday())
+    mondays = [last_monday - pd.Timedelta(weeks=k) for k in range(DEMO_DETECT_WEEKS - 1, -1, -1)]
+    with ctx.session() as session:
+        for monday in mondays:
+            summary = pipeline.run_detect(session, ctx.settings, monday, now)
+            session.commit()
+    click.echo(f"detect run {summary.run_id}: week of {summary.period:%Y-%m-%d}, {summary.series} series "
+               f"({summary.scored} scored, {summary.insufficient} with too little history)")
+    _print_signals(summary.states, summary.period)
 
 
 def _print_forecast_digest(ctx: Context, summary: pipeline.ForecastSummary, weeks: int = 4) -> None:
@@ -404,25 +424,162 @@ def _show_forecast(ctx: Context, series_id: str, freq: str, as_of: datetime | No
 
 
 @cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+              help="Detect as known at this time (default: now): the last complete week before it is scored.")
 @click.option("--series", "series_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="The date,count file to score (the store mode comes with the signals).")
+              default=None, help="Standalone: score every period of this date,count file instead of the store.")
 @click.option("--freq", type=click.Choice(["D", "W", "M"]), default="W", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write date,count,expected,upper,score,alarm,detector,state.")
-def detect(series_file: Path, freq: str, output: Path) -> None:
-    """Score every period of a date,count file for spikes (Farrington-flexible, or EARS C2 on short
-    histories) and slow rises (CUSUM), each period using only the data before it."""
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Standalone: where to write date,count,expected,upper,score,alarm,detector,state.")
+@pass_ctx
+def detect(ctx: Context, as_of: datetime | None, series_file: Path | None, freq: str, output: Path | None) -> None:
+    """Score the newest week of every category x area series for spikes (Farrington-flexible, or EARS C2
+    on short histories) and slow rises (CUSUM), update the signals (with the case signals: escalation,
+    overdue, returned, dissatisfied) and print them; or (--series IN --output OUT) score one file."""
     try:
-        out, notes = pipeline.detect_file(series_file, output, freq)
+        if series_file is not None:
+            _detect_file(series_file, freq, output)
+        else:
+            _detect_store(ctx, as_of, freq)
     except (RiskwatchError, ValueError) as exc:
         _fail(exc)
-        return
+
+
+def _detect_file(series_file: Path, freq: str, output: Path | None) -> None:
+    if output is None:
+        raise ValueError("--series needs --output OUT.csv")
+    out, notes = pipeline.detect_file(series_file, output, freq)
     for note in notes:
         click.echo(f"{series_file}: {note}", err=True)
     states = out["state"].value_counts()
     click.echo(f"{len(out)} periods: {int(out['alarm'].sum())} alarms, {int(states.get('scored', 0))} scored, "
                f"{int(states.get('insufficient', 0))} with too little history, {int(states.get('missing', 0))} "
                f"missing -> {output}")
+
+
+def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.DetectSummary:
+    from riskwatch.store import upgrade_database
+
+    if freq != "W":
+        raise ValueError("the store is scored by week (--freq W); D and M are for --series files")
+    now = datetime.now().replace(microsecond=0)
+    cutoff = pd.Timestamp(as_of or now)
+    upgrade_database(ctx.db_url)
+    with ctx.session() as session:
+        pipeline.prepare_store(session, ctx.settings)
+        summary = pipeline.run_detect(session, ctx.settings, cutoff, now, freq)
+        session.commit()
+    if summary.data_end is not None:
+        click.echo(f"注意 note: no case received after {summary.data_end:%Y-%m-%d %H:%M}: the last complete week "
+                   "before that is scored")
+    click.echo(f"detect run {summary.run_id}: week of {summary.period:%Y-%m-%d}, {summary.series} series "
+               f"({summary.scored} scored, {summary.insufficient} with too little history), "
+               f"as of {cutoff:%Y-%m-%d %H:%M}")
+    _print_signals(summary.states, summary.period)
+    return summary
+
+
+STATUS_TAGS = {"opened": "新", "ongoing": "续", "closed": "闭"}
+LABEL_TAGS = {"batch_entry": "疑似集中补录", "one_source": "单一来源", "one_unit": "单一承办单位"}
+
+
+def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> None:
+    """The week's signals as an analyst reads them: volume signals first (new, then continuing), then the
+    case signals by kind; silenced signals are counted, not shown."""
+    from riskwatch.schema import SIGNAL_KIND_LABELS, SignalKind
+
+    live = states.loc[states["status"] != "closed"]
+    muted = live.loc[live["silenced"] != ""]
+    live = live.loc[live["silenced"] == ""]
+    closed = int((states["status"] == "closed").sum())
+    click.echo(f"\n预警信号（{period:%Y-%m-%d} 当周）：新增 {int((live['status'] == 'opened').sum())}，"
+               f"持续 {int((live['status'] == 'ongoing').sum())}，本周关闭 {closed}，静默 {len(muted)}")
+    volume = live.loc[live["kind"].isin(["spike", "rise", "level_shift"])].copy()
+    volume["_new"] = volume["status"] != "opened"
+    volume = volume.sort_values(["_new", "p_value", "signal_key"], na_position="last")
+    if len(volume):
+        click.echo("数量异常：")
+    for row in volume.head(limit).itertuples():
+        kind = SIGNAL_KIND_LABELS[SignalKind(row.kind)]
+        tag = f" 〔{LABEL_TAGS[row.label]}〕" if row.label in LABEL_TAGS else ""
+        click.echo(f"  [{STATUS_TAGS[row.status]}·{kind}]{tag} {row.sentence}")
+    if len(volume) > limit:
+        click.echo(f"  …… 另有 {len(volume) - limit} 条（riskwatch signals 查看全部）")
+    cases = live.loc[~live["kind"].isin(["spike", "rise", "level_shift"])]
+    if len(cases):
+        click.echo("个案预警：" + "，".join(
+            f"{SIGNAL_KIND_LABELS[SignalKind(k)]} {len(g)}（新 {int((g['status'] == 'opened').sum())}）"
+            for k, g in cases.groupby("kind", sort=False)))
+        for row in cases.loc[(cases["kind"] == "escalation") & (cases["status"] == "opened")].head(5).itertuples():
+            click.echo(f"  [新·越级上行] {row.sentence}")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--kind", default=None, help="Only this kind (spike, rise, level_shift, escalation, overdue, ...).")
+@click.option("--all", "show_all", is_flag=True, help="Also closed and silenced signals.")
+@pass_ctx
+@click.pass_context
+def signals(click_ctx: click.Context, ctx: Context, kind: str | None, show_all: bool) -> None:
+    """List the signals of the latest detect run; `signals silence` mutes some for a while."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from riskwatch.store.detect import load_states
+
+    with ctx.session() as session:
+        run, states = load_states(session, "W")
+    if run is None:
+        _fail(ValueError("no detect run in the store yet: run `riskwatch detect` first"))
+        return
+    if not show_all:
+        states = states.loc[(states["status"] != "closed") & (states["silenced"] == "")]
+    if kind:
+        states = states.loc[states["kind"] == kind]
+    click.echo(f"detect run {run['id']}: week of {run['period']:%Y-%m-%d}, {len(states)} signals")
+    for row in states.itertuples():
+        muted = f" 〔静默：{row.silenced}〕" if row.silenced else ""
+        click.echo(f"  {row.status:<8} {row.signal_key:<40} 自 {row.opened:%Y-%m-%d}{muted} {row.sentence}")
+
+
+@signals.command("silence")
+@click.argument("pattern")
+@click.option("--reason", required=True, help="Why (recorded with the silence).")
+@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), required=True,
+              help="When the silence expires.")
+@click.option("--by", "created_by", default="analyst", show_default=True, help="Who decided.")
+@click.option("--from", "starts_at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+              help="When it starts (default: now).")
+@pass_ctx
+def signals_silence(ctx: Context, pattern: str, reason: str, until: datetime, created_by: str,
+                    starts_at: datetime | None) -> None:
+    """Mute the signals whose key matches PATTERN (a key such as spike:W:0101:339901, or a shell pattern
+    such as 'overdue:hotline_12345:*') until --until; the next detect run marks them silenced."""
+    from riskwatch.store import upgrade_database
+    from riskwatch.store.detect import add_silence
+
+    start = starts_at or datetime.now().replace(microsecond=0)
+    upgrade_database(ctx.db_url)
+    try:
+        with ctx.session() as session:
+            sid = add_silence(session, pattern, reason, created_by, start, until)
+            session.commit()
+    except ValueError as exc:
+        _fail(exc)
+        return
+    click.echo(f"silence {sid}: {pattern} muted {start:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} ({reason})")
+
+
+@signals.command("silences")
+@pass_ctx
+def signals_silences(ctx: Context) -> None:
+    """Every silence recorded: pattern, reason, who, from, until."""
+    from riskwatch.store.detect import load_silences
+
+    with ctx.session() as session:
+        table = load_silences(session)
+    for r in table.itertuples():
+        click.echo(f"  {r.id:>4} {r.pattern:<40} {r.starts_at:%Y-%m-%d %H:%M} .. {r.expires_at:%Y-%m-%d %H:%M} "
+                   f"{r.created_by}: {r.reason}")
+    click.echo(f"{len(table)} silences")
 
 
 @cli.command()

@@ -202,6 +202,20 @@ class ForecastSettings:
 
 
 @dataclass(frozen=True)
+class DetectSettings:
+    """``[detect]`` in ``settings.toml``: how alarms become signals (``detect.lifecycle.SignalPolicy``)."""
+
+    fdr_q: float = 0.05          # Benjamini-Hochberg level over the series of one week
+    explain_share: float = 0.5   # a descendant carrying this share of a parent's excess speaks for it
+    close_after: int = 2         # quiet weeks before a volume signal closes
+    stay_p: float = 0.05         # a p-value under this keeps an open signal open
+    shift_window: int = 12       # level shift: at least shift_above of the last shift_window weeks
+    shift_above: int = 10        #   above expectation,
+    shift_alarms: int = 3        #   shift_alarms of them alarms,
+    shift_ratio: float = 1.25    #   and observed / expected since it began at least this
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     chunk_rows: int
     max_field_chars: int
@@ -222,6 +236,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings(50000, 20000))
     holidays: HolidayOverrides = field(default_factory=HolidayOverrides)
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    detect: DetectSettings = field(default_factory=DetectSettings)
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -435,6 +450,33 @@ def load_forecast_settings(doc: Mapping[str, Any], path: Path) -> ForecastSettin
     return replace(default, **values)
 
 
+def load_detect_settings(doc: Mapping[str, Any], path: Path) -> DetectSettings:
+    """Validate ``[detect]`` of ``settings.toml`` (every key optional)."""
+    values: dict[str, Any] = {}
+    for f in fields(DetectSettings):
+        if f.name not in doc:
+            continue
+        v = doc[f.name]
+        kind = int if f.type in (int, "int") else float
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
+            raise ConfigError(str(path), f"detect.{f.name}", f"expected {kind.__name__}, got {v!r}")
+        values[f.name] = kind(v)
+    unknown = set(doc) - {f.name for f in fields(DetectSettings)}
+    if unknown:
+        raise ConfigError(str(path), "detect", f"unknown key(s): {', '.join(sorted(unknown))}")
+    out = replace(DetectSettings(), **values)
+    shares = {"fdr_q": out.fdr_q, "stay_p": out.stay_p, "explain_share": out.explain_share}
+    for name, v in shares.items():
+        if not 0 < v < 1 and not (name == "explain_share" and v == 1):
+            raise ConfigError(str(path), f"detect.{name}", f"out of range (0, 1): {v!r}")
+    if out.close_after < 1 or not 1 <= out.shift_above <= out.shift_window or out.shift_alarms < 1:
+        raise ConfigError(str(path), "detect", "need close_after >= 1, shift_alarms >= 1 and "
+                          "1 <= shift_above <= shift_window")
+    if out.shift_ratio <= 1:
+        raise ConfigError(str(path), "detect.shift_ratio", f"must be above 1: {out.shift_ratio!r}")
+    return out
+
+
 def _forecast_levels(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
     """``["all:city", "top:district", ...]``; city and district levels must be whole (they are reconciled
     together), so a level may be left out only at the township level or at the leaf level."""
@@ -537,4 +579,5 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
         ingest=IngestSettings(int(ing.get("chunk_rows", 50000)), int(ing.get("max_field_chars", 20000))),
         holidays=load_holiday_overrides(root / "holidays.toml"),
         forecast=load_forecast_settings(base.get("forecast", {}), root / "settings.toml"),
+        detect=load_detect_settings(base.get("detect", {}), root / "settings.toml"),
     )

@@ -168,9 +168,11 @@ def working_dates(start: date, end: date) -> list[date]:
     return [d for d in (start + timedelta(i) for i in range(days)) if cal.is_working_day(d)]
 
 
-def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None) -> pd.DataFrame:
-    """The stored cases (received up to ``end``) with their effective deadline in ``due``."""
-    cases = load_cases(session, end=end)
+def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None,
+                   columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """The stored cases (received up to ``end``; all columns or ``columns``) with their effective deadline
+    in ``due``."""
+    cases = load_cases(session, end=end, columns=list(columns) if columns is not None else None)
     if cases.empty:
         cases[DUE] = pd.Series(dtype="datetime64[ns]")
         return cases
@@ -244,11 +246,17 @@ def build_store_series(session: Session, settings: Settings, as_of: pd.Timestamp
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp, pd.Timestamp | None]:
     """Series and catalog (``forecast.series.build_series``) of the stored cases as known at ``as_of``,
     nowcast-corrected; also the effective as-of and the data end (see ``data_cutoff``)."""
+    cases = load_cases(session, end=as_of.to_pydatetime(),
+                       columns=["source", "received_at", "registered_at", "category_code", "region_code"])
+    return series_from_cases(cases, settings, as_of, freq)
+
+
+def series_from_cases(cases: pd.DataFrame, settings: Settings, as_of: pd.Timestamp, freq: str
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp, pd.Timestamp | None]:
+    """``build_store_series`` on cases already loaded."""
     from riskwatch.forecast.nowcast import nowcast_weights
     from riskwatch.forecast.series import build_series
 
-    cases = load_cases(session, end=as_of.to_pydatetime(),
-                       columns=["source", "received_at", "registered_at", "category_code", "region_code"])
     cutoff, data_end = data_cutoff(cases, as_of)
     weights, _ = nowcast_weights(cases, cutoff)
     series, catalog = build_series(cases, settings.taxonomy, settings.regions, cutoff, freq, weights=weights,
@@ -343,3 +351,128 @@ def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame,
     out.to_csv(out_path, index=False)
     notes = tuple(n.replace("filled by interpolation for fitting", "scored as missing") for n in regular.notes)
     return out, notes
+
+
+@dataclass(frozen=True)
+class DetectSummary:
+    """What ``run_detect`` did: the run's key, the period scored, and the signals as they now stand."""
+
+    run_id: int
+    freq: str
+    as_of: datetime
+    period: datetime
+    data_end: datetime | None
+    series: int
+    scored: int
+    insufficient: int
+    states: pd.DataFrame      # detect.lifecycle.STATE_COLUMNS
+
+
+DETECT_CASE_COLUMNS = ("source", "source_id", "received_at", "registered_at", "due_at", "closed_at", "urgency",
+                       "category_code", "region_code", "level", "satisfaction", "returned_count",
+                       "handling_unit", "is_group", "headcount")
+ARTIFACT_BASELINE_PERIODS = 8   # periods before the spike a series' usual mix of sources and units is read from
+
+
+def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: datetime, freq: str = "W"
+               ) -> DetectSummary:
+    """Score the last complete period of every series as known at ``as_of``, update the signals and store
+    the run ``(freq, as_of)`` (a re-run replaces it; it continues from the latest earlier run)."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from riskwatch.detect import combine as C
+    from riskwatch.detect.case_signals import case_signals
+    from riskwatch.detect.lifecycle import SILENCED, SignalPolicy, silence_reasons
+    from riskwatch.detect.replay import RECENT_COLUMNS, step
+    from riskwatch.store import detect as store
+
+    policy = SignalPolicy(**asdict(settings.detect))
+    cases = cases_with_due(session, settings, end=as_of.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
+    series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)
+    if series.empty:
+        raise ValueError(f"no cases received before {as_of}: nothing to detect")
+    wide = series.pivot(index=S_DS, columns="series_id", values="y_observed").sort_index()
+    ds = wide.index
+    period = pd.Timestamp(ds[-1])
+    shifts = store.load_shifts(session, freq, period.to_pydatetime())
+    by_series: dict[str, list[tuple[int, float]]] = {}
+    for sid, start, ratio in zip(shifts["series_id"], shifts["start"], shifts["ratio"], strict=True):
+        if start in ds:
+            by_series.setdefault(sid, []).append((int(ds.get_loc(start)), ratio))
+    last = len(ds) - 1
+    rows = [C.score_periods(wide[sid].to_numpy(), freq, [last], by_series.get(sid, ())).assign(series_id=sid)
+            for sid in wide.columns]
+    scores = pd.concat(rows, ignore_index=True).assign(**{S_DS: period})
+    scores["forecast_upper"] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
+    recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
+    recent = pd.concat([recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]], ignore_index=True)
+    if len(shifts):
+        since = shifts.groupby("series_id")["confirmed"].max()
+        recent = recent.loc[recent[S_DS] > recent["series_id"].map(since).fillna(pd.Timestamp.min)]
+    _, previous = store.load_states(session, freq, period_before=period.to_pydatetime())
+    history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], "series_id"]}
+    labels = {name: m.label or name for name, m in settings.mappings.items()}
+    extra = case_signals(cases, cases[DUE], cutoff, freq, settings.taxonomy, settings.regions, labels)
+    labeler = _artifact_labeler(cases, catalog, settings, ds, freq)
+    confirmed = shifts.groupby("series_id")["confirmed"].max().to_dict() if len(shifts) else {}
+    result = step(scores, recent, catalog, previous, period, policy, freq, history, labeler, extra, confirmed)
+    states = result.states
+    scores["shift_start"] = scores["series_id"].map({k: v[0] for k, v in result.shifts.items()})
+    scores["shift_ratio"] = scores["series_id"].map({k: v[1] for k, v in result.shifts.items()})
+    states[SILENCED] = silence_reasons(states["signal_key"], store.load_silences(session), cutoff)
+    run = store.DetectRunInfo(freq=freq, as_of=as_of.to_pydatetime(), period=period.to_pydatetime(),
+                              started_at=now, finished_at=now)
+    scores[list(C.SCORE_COLUMNS[:4])] = scores[list(C.SCORE_COLUMNS[:4])].astype(float)
+    run_id = store.save_detect_run(session, run, scores.replace({np.nan: None}), states)
+    return DetectSummary(run_id=run_id, freq=freq, as_of=as_of.to_pydatetime(), period=period.to_pydatetime(),
+                         data_end=data_end.to_pydatetime() if data_end is not None else None,
+                         series=len(scores), scored=int((scores[C.STATE] == C.SCORED).sum()),
+                         insufficient=int((scores[C.STATE] == C.INSUFFICIENT).sum()), states=states)
+
+
+S_DS = "ds"
+
+
+def _forecast_upper(session: Session, freq: str, period: pd.Timestamp) -> pd.Series:
+    """The 95% upper bound of ``period`` in the latest forecast run made before the period began
+    (series_id -> bound; empty when there is none)."""
+    from riskwatch.store.forecasts import load_forecast_run_before
+
+    got = load_forecast_run_before(session, freq, period.to_pydatetime())
+    if got is None:
+        return pd.Series(dtype=float)
+    values = got.loc[got["ds"] == period]
+    return values.set_index("series_id")["yhat_upper_95"]
+
+
+def _artifact_labeler(cases: pd.DataFrame, catalog: pd.DataFrame, settings: Settings, ds: pd.DatetimeIndex,
+                      freq: str) -> Callable[[pd.DataFrame], dict[str, tuple[str, str]]]:
+    """Labels the findings whose cases come from one source, one day's batch entry or one unit."""
+    from riskwatch.detect.artifacts import label_artifact
+    from riskwatch.forecast.base import period_start
+    from riskwatch.forecast.series import CATEGORY, CATEGORY_LEVEL, REGION, REGION_LEVEL, cell_keys
+
+    n = ARTIFACT_BASELINE_PERIODS
+    first = ds[max(len(ds) - 1 - n, 0)]
+    recent = cases.loc[cases["received_at"] >= first].copy()
+    recent["_period"] = period_start(recent["received_at"], freq)
+    keys = cell_keys(recent, settings.taxonomy, settings.regions)
+    info = catalog.set_index("series_id")
+    sources = {name: m.label or name for name, m in settings.mappings.items()}
+
+    def label(findings: pd.DataFrame) -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
+        for sid, expected in zip(findings["subject"], findings["expected"], strict=True):
+            row = info.loc[sid]
+            mine = (keys.category[row[CATEGORY_LEVEL]] == row[CATEGORY]) & (keys.region[row[REGION_LEVEL]] == row[REGION])
+            part = recent.loc[mine]
+            now = part["_period"] == ds[-1]
+            got = label_artifact(part.loc[now], part.loc[~now & (part["_period"] < ds[-1])], float(expected), n,
+                                 source_labels=sources)
+            if got.label:
+                out[sid] = (got.label, got.note)
+        return out
+
+    return label

@@ -1,4 +1,5 @@
-"""The schedule holds the daily ingest and the Monday / 1st-of-month forecasts, in the city's time zone."""
+"""The schedule holds the daily ingest, the Monday / 1st-of-month forecasts and the Monday detect run, in the
+city's time zone."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ def test_schedule_has_ingest_and_forecast_jobs(tmp_path: Path) -> None:
     settings = load_settings()
     scheduler = build_scheduler(settings, f"sqlite:///{tmp_path}/j.db", tmp_path)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"ingest_inbox", "forecast_weekly", "forecast_monthly"}
+    assert set(jobs) == {"ingest_inbox", "forecast_weekly", "forecast_monthly", "detect_weekly"}
     tz = ZoneInfo(settings.timezone)
     after = datetime(2026, 11, 24, 12, 0, tzinfo=tz)   # a Tuesday
     weekly = jobs["forecast_weekly"].trigger.get_next_fire_time(None, after)
     monthly = jobs["forecast_monthly"].trigger.get_next_fire_time(None, after)
     assert (weekly.weekday(), weekly.day, weekly.hour) == (0, 30, 3)
     assert (monthly.month, monthly.day) == (12, 1)
+    detect = jobs["detect_weekly"].trigger.get_next_fire_time(None, after)
+    assert (detect.weekday(), detect.day, detect.hour) == (0, 30, 4)   # after the weekly forecast

@@ -95,3 +95,15 @@ def load_forecast_run(session: Session, freq: str, as_of: datetime | None = None
     values["ds"] = pd.to_datetime(values["ds"]).astype("datetime64[us]")
     return (run, frame(forecast_series_table, SERIES_TABLE_COLUMNS, ("series_id",)), values,
             frame(forecast_scores_table, SCORE_TABLE_COLUMNS, ("series_id", "model")))
+
+
+def load_forecast_run_before(session: Session, freq: str, before: datetime) -> pd.DataFrame | None:
+    """The values (``VALUE_COLUMNS``) of the latest run of ``freq`` made at or before ``before``, or None."""
+    t = forecast_runs_table.c
+    as_of = session.connection().execute(
+        select(t.as_of).where(t.freq == freq, t.as_of <= before).order_by(t.as_of.desc()).limit(1)
+    ).scalar_one_or_none()
+    if as_of is None:
+        return None
+    got = load_forecast_run(session, freq, as_of)
+    return got[2] if got is not None else None

@@ -287,6 +287,96 @@ class ForecastScore(Base):
     selected: Mapped[bool] = mapped_column(Boolean)
 
 
+# --- detect ----------------------------------------------------------------------------------------
+detect_fk = Annotated[int, mapped_column(ForeignKey("detect_runs.id", ondelete="CASCADE"))]
+
+
+class DetectRun(Base):
+    """One ``riskwatch detect`` run, keyed by (freq, as_of); it scores ``period``. A re-run replaces its rows."""
+
+    __tablename__ = "detect_runs"
+    __table_args__ = (UniqueConstraint("freq", "as_of"),)
+
+    id: Mapped[intpk]
+    freq: Mapped[str] = mapped_column(String(1))
+    as_of: Mapped[ts]
+    period: Mapped[ts]
+    series_count: Mapped[count]
+    scored_count: Mapped[count]
+    started_at: Mapped[ts]
+    finished_at: Mapped[ts_opt]
+
+
+class DetectScore(Base):
+    """A series' score for the run's period, with its evidence (see ``detect.combine.SCORE_COLUMNS``)."""
+
+    __tablename__ = "detect_scores"
+    __table_args__ = (UniqueConstraint("run_id", "series_id"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[detect_fk]
+    series_id: Mapped[str] = mapped_column(String(128))
+    ds: Mapped[ts]
+    observed: Mapped[real_opt]
+    expected: Mapped[real_opt]
+    upper: Mapped[real_opt]
+    p_value: Mapped[real_opt]
+    score: Mapped[real_opt]
+    spike: Mapped[bool] = mapped_column(Boolean)
+    rise: Mapped[bool] = mapped_column(Boolean)
+    rise_p: Mapped[real_opt]
+    alarm: Mapped[bool] = mapped_column(Boolean)
+    detector: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    forecast_upper: Mapped[real_opt]  # the 95% upper bound a forecast made before the period gave it
+    shift_start: Mapped[ts_opt]       # set when this run confirmed a level shift of the series: its start
+    shift_ratio: Mapped[real_opt]     # and the new level / the expected one
+
+
+class SignalState(Base):
+    """A signal as it stood after a run: one row per (run, signal). The newest run's rows are the signals
+    of now; a run's states follow from the run before (``detect.lifecycle``)."""
+
+    __tablename__ = "signals"
+    __table_args__ = (UniqueConstraint("run_id", "signal_key"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[detect_fk]
+    signal_key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    category_code: Mapped[code_opt]
+    region_code: Mapped[code_opt]
+    period: Mapped[ts]
+    observed: Mapped[real_opt]
+    expected: Mapped[real_opt]
+    upper: Mapped[real_opt]
+    p_value: Mapped[real_opt]
+    label: Mapped[str] = mapped_column(String(32))
+    sentence: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(16))
+    opened: Mapped[ts]
+    last_seen: Mapped[ts]
+    quiet: Mapped[count]
+    silenced: Mapped[str] = mapped_column(Text)  # the reason of the silence muting it, "" when shown
+
+
+class Silence(Base):
+    """An analyst's decision to mute the signals matching ``pattern`` (a key or a shell pattern) until
+    ``expires_at``, with the reason; kept after it expires (the record of who muted what)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (UniqueConstraint("pattern", "starts_at"),)
+
+    id: Mapped[intpk]
+    pattern: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[ts]
+    expires_at: Mapped[ts]
+
+
 cases_table = Case.__table__
 parties_table = Party.__table__
 events_table = CaseEvent.__table__
@@ -297,3 +387,7 @@ forecast_runs_table = ForecastRun.__table__
 forecast_series_table = ForecastSeries.__table__
 forecasts_table = ForecastValue.__table__
 forecast_scores_table = ForecastScore.__table__
+detect_runs_table = DetectRun.__table__
+detect_scores_table = DetectScore.__table__
+signals_table = SignalState.__table__
+silences_table = Silence.__table__
