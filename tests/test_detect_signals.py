@@ -19,6 +19,7 @@ from riskwatch.detect.lifecycle import (
     STATUS,
     SignalPolicy,
     advance,
+    confirm_reversal,
     confirm_shift,
     empty_states,
     silence_reasons,
@@ -193,6 +194,29 @@ def test_a_level_shift_gives_one_signal_and_stops_alarming() -> None:
     volume_open = every.loc[(every[S.DS] > confirmed) & every[S.KIND].isin(["spike", "rise"])
                             & (every[STATUS] != CLOSED), S.DS].nunique()
     assert volume_open <= 0.25 * later.sum(), "no signal kept open for months"
+
+
+def test_a_level_that_comes_back_is_adapted_to_again_without_a_signal() -> None:
+    rng = np.random.default_rng(5)
+    n = 52 * 6
+    week = np.arange(n)
+    mean = np.where((week >= n - 70) & (week < n - 30), 32.0, 20.0)   # up for 40 weeks, then back
+    y = rng.poisson(mean).astype(float)
+    wide = pd.DataFrame({"W:01:339901": y}, index=pd.date_range("2020-11-02", periods=n, freq="W-MON"))
+    catalog = CATALOG.loc[CATALOG[S.SERIES_ID] == "W:01:339901"]
+    states, scores = replay(wide, catalog, "W", range(n - 80, n), SignalPolicy())
+    every = pd.concat(states, ignore_index=True)
+    assert len(every.loc[(every[S.KIND] == "level_shift") & (every[STATUS] == OPEN)]) == 1   # the rise only
+    last = scores.tail(8)
+    assert last[S.EXPECTED].mean() == pytest.approx(20, rel=0.2), "the baseline came back to the old level"
+
+
+def test_confirm_reversal_needs_most_periods_below_and_a_real_drop() -> None:
+    policy = SignalPolicy()
+    back = recent([30, 31] + [20] * 10, 30.0, [False] * 12)
+    got = confirm_reversal(back, policy)
+    assert got is not None and got[0] == pd.Timestamp("2026-01-19") and got[1] == pytest.approx(2 / 3)
+    assert confirm_reversal(recent([30] * 6 + [27] * 6, 30.0, [False] * 12), policy) is None   # -10%: noise
 
 
 # --- no look-ahead --------------------------------------------------------------------------------

@@ -142,6 +142,24 @@ def confirm_shift(recent: pd.DataFrame, policy: SignalPolicy) -> tuple[pd.Timest
     return pd.Timestamp(since["ds"].iloc[0]), ratio
 
 
+def confirm_reversal(recent: pd.DataFrame, policy: SignalPolicy) -> tuple[pd.Timestamp, float] | None:
+    """The mirror of ``confirm_shift`` for a series already adapted to a shift: ``shift_above`` of the last
+    ``shift_window`` periods below expectation and observed / expected at most ``1 / shift_ratio`` since
+    then. A level that came back (a shift that was a long season, or a campaign that ended) must not leave
+    the baseline inflated, where it would hide the next outbreak."""
+    tail = recent.dropna(subset=[S.OBSERVED, S.EXPECTED]).tail(policy.shift_window)
+    if len(tail) < policy.shift_window:
+        return None
+    below = (tail[S.OBSERVED] < tail[S.EXPECTED]).to_numpy()
+    if below.sum() < policy.shift_above:
+        return None
+    since = tail.iloc[int(np.argmax(below)):]
+    ratio = float(since[S.OBSERVED].sum() / max(since[S.EXPECTED].sum(), 1e-9))
+    if ratio > 1 / policy.shift_ratio:
+        return None
+    return pd.Timestamp(since["ds"].iloc[0]), max(ratio, 1e-3)
+
+
 def silence_reasons(keys: pd.Series, silences: pd.DataFrame, at: pd.Timestamp) -> pd.Series:
     """For each signal key, the reason of the first silence active at ``at`` that matches it, else "".
 

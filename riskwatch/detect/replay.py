@@ -56,7 +56,7 @@ def step(scores: pd.DataFrame, recent: pd.DataFrame, catalog: pd.DataFrame, prev
     prev_open = previous.loc[previous[STATUS].isin([OPEN, ONGOING])] if len(previous) else empty_states()
     open_volume = set(prev_open.loc[thread(prev_open).str.startswith("volume:"), S.SUBJECT]) \
         if len(prev_open) else set()
-    shifts_found, shifts = shift_findings(recent, catalog, policy, freq)
+    shifts_found, shifts = shift_findings(recent, catalog, policy, freq, set(earlier_shifts or {}))
     year = pd.Timedelta(days=366 if freq != "D" else 31)
     refined = {sid for sid, when in (earlier_shifts or {}).items() if period - when <= year}
     shifts_found = _one_per_event(shifts_found.loc[~shifts_found[S.SUBJECT].isin(refined)], prev_open, catalog)
@@ -143,10 +143,10 @@ def replay(wide: pd.DataFrame, catalog: pd.DataFrame, freq: str, positions: rang
 def _recent(scored: Mapping[str, pd.DataFrame], period: pd.Timestamp, since: Mapping[str, pd.Timestamp],
             window: int) -> pd.DataFrame:
     """The last ``window`` scored periods up to ``period`` of the series that could confirm a shift now
-    (alarming this period), since their last shift."""
+    (alarming this period, or adapted to an earlier shift), since their last shift."""
     parts = []
     for sid, f in scored.items():
-        if not bool(f.at[period, C.ALARM]):
+        if not bool(f.at[period, C.ALARM]) and sid not in since:
             continue
         lo = since.get(sid, pd.Timestamp.min)
         part = f.loc[(f.index <= period) & (f.index >= lo) & (f[C.STATE] == C.SCORED)].tail(window)

@@ -7,7 +7,7 @@ sentence of each finding; ``shift_findings`` turns confirmed level shifts into o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from riskwatch import schema as S
 from riskwatch.detect import combine as C
 from riskwatch.detect import sentences
-from riskwatch.detect.lifecycle import SignalPolicy, confirm_shift
+from riskwatch.detect.lifecycle import SignalPolicy, confirm_reversal, confirm_shift
 from riskwatch.detect.multiple import benjamini_hochberg, explained_by, parents, part_of
 from riskwatch.forecast.series import CATEGORY, LABEL, REGION
 from riskwatch.schema import SignalKind
@@ -117,21 +117,30 @@ def describe(findings: pd.DataFrame, catalog: pd.DataFrame, freq: str,
     return out
 
 
-def shift_findings(recent: pd.DataFrame, catalog: pd.DataFrame, policy: SignalPolicy, freq: str
-                   ) -> tuple[pd.DataFrame, dict[str, tuple[pd.Timestamp, float]]]:
+def shift_findings(recent: pd.DataFrame, catalog: pd.DataFrame, policy: SignalPolicy, freq: str,
+                   adapted: Collection[str] = ()) -> tuple[pd.DataFrame, dict[str, tuple[pd.Timestamp, float]]]:
     """Level shifts confirmed this period: (rows with ``SIGNAL_COLUMNS``, series -> (start, ratio)).
 
     ``recent``: ``series_id, ds, observed, expected, alarm`` of each series' scored periods since its last
-    confirmed shift, the current period last.
+    confirmed shift, the current period last. For the ``adapted`` series (a shift confirmed before), a
+    level that came back (``confirm_reversal``) is a shift too, adapted to without a signal of its own.
     """
     shifts: dict[str, tuple[pd.Timestamp, float]] = {}
+    upward: set[str] = set()
     for sid, part in recent.groupby(S.SERIES_ID, sort=True):
-        got = confirm_shift(part.sort_values(S.DS), policy)
+        part = part.sort_values(S.DS)
+        got = confirm_shift(part, policy)
+        if got is not None:
+            upward.add(str(sid))
+        elif sid in adapted:
+            got = confirm_reversal(part, policy)
         if got is not None:
             shifts[str(sid)] = got
     cat = catalog.set_index(S.SERIES_ID)
     rows = []
     for sid, (start, ratio) in shifts.items():
+        if sid not in upward:
+            continue
         part = recent.loc[(recent[S.SERIES_ID] == sid) & (recent[S.DS] >= start)]
         level = float(part[S.OBSERVED].mean())
         rows.append({
