@@ -26,7 +26,7 @@ from riskwatch.ingest.background import in_background
 from riskwatch.ingest.normalize import NormalizedChunk, normalize_chunk
 from riskwatch.ingest.readers import read_table
 from riskwatch.ingest.refs import Refs, build_refs
-from riskwatch.schema import RowProblem, UnreadableFileError
+from riskwatch.schema import DS, RowProblem, UnreadableFileError
 from riskwatch.store import (
     finish_batch,
     load_cases,
@@ -377,10 +377,9 @@ ARTIFACT_BASELINE_PERIODS = 8   # periods before the spike a series' usual mix o
 def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: datetime, freq: str = "W"
                ) -> DetectSummary:
     """Score the last complete period of every series as known at ``as_of``, update the signals and store
-    the run ``(freq, as_of)`` (a re-run replaces it; it continues from the latest earlier run)."""
+    the run ``(freq, as_of)``. A re-run replaces it; a run continues from the run of the previous period
+    (its signal states, recent scores and confirmed level shifts)."""
     from dataclasses import asdict
-
-    import numpy as np
 
     from riskwatch.detect import combine as C
     from riskwatch.detect.case_signals import case_signals
@@ -393,30 +392,28 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)
     if series.empty:
         raise ValueError(f"no cases received before {as_of}: nothing to detect")
-    wide = series.pivot(index=S_DS, columns="series_id", values="y_observed").sort_index()
+    wide = series.pivot(index=DS, columns="series_id", values="y_observed").sort_index()
     ds = wide.index
     period = pd.Timestamp(ds[-1])
     shifts = store.load_shifts(session, freq, period.to_pydatetime())
+    confirmed: dict[str, pd.Timestamp] = shifts.groupby("series_id")["confirmed"].max().to_dict()
     by_series: dict[str, list[tuple[int, float]]] = {}
     for sid, start, ratio in zip(shifts["series_id"], shifts["start"], shifts["ratio"], strict=True):
         if start in ds:
             by_series.setdefault(sid, []).append((int(ds.get_loc(start)), ratio))
-    last = len(ds) - 1
-    rows = [C.score_periods(wide[sid].to_numpy(), freq, [last], by_series.get(sid, ())).assign(series_id=sid)
-            for sid in wide.columns]
-    scores = pd.concat(rows, ignore_index=True).assign(**{S_DS: period})
+    rows = [C.score_periods(wide[sid].to_numpy(), freq, [len(ds) - 1], by_series.get(sid, ()))
+            .assign(series_id=sid) for sid in wide.columns]
+    scores = pd.concat(rows, ignore_index=True).assign(**{DS: period})
     scores["forecast_upper"] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
     recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
     recent = pd.concat([recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]], ignore_index=True)
-    if len(shifts):
-        since = shifts.groupby("series_id")["confirmed"].max()
-        recent = recent.loc[recent[S_DS] > recent["series_id"].map(since).fillna(pd.Timestamp.min)]
+    after_shift = recent[DS] > pd.to_datetime(recent["series_id"].map(confirmed))
+    recent = recent.loc[~recent["series_id"].isin(confirmed) | after_shift]
     _, previous = store.load_states(session, freq, period_before=period.to_pydatetime())
     history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], "series_id"]}
     labels = {name: m.label or name for name, m in settings.mappings.items()}
     extra = case_signals(cases, cases[DUE], cutoff, freq, settings.taxonomy, settings.regions, labels)
     labeler = _artifact_labeler(cases, catalog, settings, ds, freq)
-    confirmed = shifts.groupby("series_id")["confirmed"].max().to_dict() if len(shifts) else {}
     result = step(scores, recent, catalog, previous, period, policy, freq, history, labeler, extra, confirmed)
     states = result.states
     scores["shift_start"] = scores["series_id"].map({k: v[0] for k, v in result.shifts.items()})
@@ -424,15 +421,11 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     states[SILENCED] = silence_reasons(states["signal_key"], store.load_silences(session), cutoff)
     run = store.DetectRunInfo(freq=freq, as_of=as_of.to_pydatetime(), period=period.to_pydatetime(),
                               started_at=now, finished_at=now)
-    scores[list(C.SCORE_COLUMNS[:4])] = scores[list(C.SCORE_COLUMNS[:4])].astype(float)
-    run_id = store.save_detect_run(session, run, scores.replace({np.nan: None}), states)
+    run_id = store.save_detect_run(session, run, scores, states)
     return DetectSummary(run_id=run_id, freq=freq, as_of=as_of.to_pydatetime(), period=period.to_pydatetime(),
                          data_end=data_end.to_pydatetime() if data_end is not None else None,
                          series=len(scores), scored=int((scores[C.STATE] == C.SCORED).sum()),
                          insufficient=int((scores[C.STATE] == C.INSUFFICIENT).sum()), states=states)
-
-
-S_DS = "ds"
 
 
 def _forecast_upper(session: Session, freq: str, period: pd.Timestamp) -> pd.Series:
