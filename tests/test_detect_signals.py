@@ -251,3 +251,17 @@ def test_a_silence_mutes_until_it_expires() -> None:
     assert during.tolist() == ["已核实：欠薪专项行动", "", ""]
     assert (silence_reasons(keys, silences, pd.Timestamp("2026-11-01")) == "").all()   # expired
     assert (silence_reasons(keys, silences, pd.Timestamp("2026-09-30")) == "").all()   # not yet started
+
+
+# --- sentences ------------------------------------------------------------------------------------
+def test_the_sentence_carries_the_numbers_the_record_and_the_forecast_bound() -> None:
+    from riskwatch.detect.signals import describe
+
+    scores = week_scores({"W:01:339901001": (37, 12, 1e-9, True)}).assign(forecast_upper=19.0)
+    findings, _ = volume_findings(scores, CATALOG, set(), SignalPolicy())
+    weeks = pd.date_range("2023-01-02", WEEK - pd.Timedelta(weeks=1), freq="W-MON")
+    history = pd.Series(10.0, index=weeks)
+    history.iloc[0] = 40.0      # the last week above 37 was the first one: «2023 年 1 月以来最高»
+    text = describe(findings, CATALOG, "W", {"W:01:339901001": history})[S.SENTENCE].iloc[0]
+    assert text == ("劳动社保 · 甲街道：10 月 19 日当周 37 件，预期 12 件（预警上限 22），为 2023 年 1 月以来最高，"
+                    "超出预测 95% 上限 19")

@@ -49,6 +49,13 @@ def highest_since(history: pd.Series, observed: float, freq: str) -> str:
     return f"为 {month_text(pd.Timestamp(after.min()))}以来最高"
 
 
+def beyond_forecast(observed: float, forecast_upper: float | None) -> str:
+    """«超出预测 95% 上限 19» when the week's count is above the bound a forecast made before it gave."""
+    if forecast_upper is None or math.isnan(forecast_upper) or observed <= forecast_upper:
+        return ""
+    return f"超出预测 95% 上限 {count(forecast_upper)}"
+
+
 def spike_sentence(label: str, period: pd.Timestamp, observed: float, expected: float, upper: float, freq: str,
                    since: str = "", note: str = "") -> str:
     text = f"{label}：{period_text(period, freq)} {count(observed)} 件，预期 {count(expected)} 件（预警上限 {count(upper)}）"

@@ -21,6 +21,7 @@ from riskwatch.forecast.series import CATEGORY, LABEL, REGION
 from riskwatch.schema import SignalKind
 
 WEEK_SCORE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, *C.SCORE_COLUMNS)
+FORECAST_UPPER = "forecast_upper"   # optional score column: the 95% bound a forecast made before the week gave it
 
 
 def alarm_p_values(scores: pd.DataFrame) -> np.ndarray:
@@ -35,6 +36,7 @@ def alarm_p_values(scores: pd.DataFrame) -> np.ndarray:
 
 def _rows(sel: pd.DataFrame, catalog: pd.DataFrame, p: pd.Series) -> pd.DataFrame:
     kind = np.where(sel[C.SPIKE], SignalKind.SPIKE.value, SignalKind.RISE.value)
+    forecast = sel[FORECAST_UPPER].to_numpy(float) if FORECAST_UPPER in sel else np.full(len(sel), np.nan)
     cat = catalog.set_index(S.SERIES_ID).reindex(sel[S.SERIES_ID])
     return pd.DataFrame({
         S.SIGNAL_KEY: [f"{k}:{sid}" for k, sid in zip(kind, sel[S.SERIES_ID], strict=True)],
@@ -44,9 +46,9 @@ def _rows(sel: pd.DataFrame, catalog: pd.DataFrame, p: pd.Series) -> pd.DataFram
         S.UPPER: sel[S.UPPER].to_numpy(float), S.P_VALUE: p.reindex(sel.index).to_numpy(float), S.LABEL: "",
         S.SENTENCE: "",
         S.EVIDENCE: [{"detector": d, "rise_periods": int(r), "rise_observed": float(ro),
-                      "rise_expected": float(re)}
-                     for d, r, ro, re in zip(sel[C.DETECTOR], sel[C.RISE_RUN], sel[C.RISE_OBSERVED],
-                                             sel[C.RISE_EXPECTED], strict=True)],
+                      "rise_expected": float(re), **({FORECAST_UPPER: round(float(f), 3)} if f == f else {})}
+                     for d, r, ro, re, f in zip(sel[C.DETECTOR], sel[C.RISE_RUN], sel[C.RISE_OBSERVED],
+                                                sel[C.RISE_EXPECTED], forecast, strict=True)],
     }, columns=list(S.SIGNAL_COLUMNS))
 
 
@@ -97,19 +99,20 @@ def describe(findings: pd.DataFrame, catalog: pd.DataFrame, freq: str,
     names = catalog.set_index(S.SERIES_ID)[LABEL]
     history, labels = history or {}, labels or {}
     texts, tags = [], []
-    for row in out.itertuples(index=False):
-        sid = getattr(row, S.SUBJECT)
+    for row in out.to_dict("records"):
+        sid = row[S.SUBJECT]
         label, note = labels.get(sid, ("", ""))
         name = str(names.get(sid, sid))
-        ev = getattr(row, S.EVIDENCE)
-        if getattr(row, S.KIND) == SignalKind.SPIKE.value:
-            since = sentences.highest_since(history.get(sid, pd.Series(dtype=float)), getattr(row, S.OBSERVED),
-                                            freq)
-            text = sentences.spike_sentence(name, getattr(row, S.PERIOD), getattr(row, S.OBSERVED), getattr(row, S.EXPECTED),
-                                            getattr(row, S.UPPER), freq, since, note)
+        ev = row[S.EVIDENCE]
+        if row[S.KIND] == SignalKind.SPIKE.value:
+            since = sentences.highest_since(history.get(sid, pd.Series(dtype=float)), row[S.OBSERVED], freq)
+            beyond = sentences.beyond_forecast(row[S.OBSERVED], ev.get(FORECAST_UPPER))
+            text = sentences.spike_sentence(name, row[S.PERIOD], row[S.OBSERVED], row[S.EXPECTED], row[S.UPPER],
+                                            freq, "，".join(t for t in (since, beyond) if t), note)
         else:
-            text = sentences.rise_sentence(name, getattr(row, S.PERIOD), int(ev.get("rise_periods", 0)), ev.get("rise_observed", np.nan),
-                                           ev.get("rise_expected", np.nan), freq, note)
+            text = sentences.rise_sentence(name, row[S.PERIOD], int(ev.get("rise_periods", 0)),
+                                           ev.get("rise_observed", np.nan), ev.get("rise_expected", np.nan), freq,
+                                           note)
         texts.append(text)
         tags.append(label)
     out[S.SENTENCE] = texts
