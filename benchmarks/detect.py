@@ -1,31 +1,53 @@
-"""Spike detection on the synthetic city's labelled outbreaks (first measurement; detectors only, no signals).
+"""Detectors and signals on the synthetic city's labelled outbreaks and planted breaks.
 
     riskwatch demo                     # once: var/riskwatch.db and var/demo/truth/
-    python benchmarks/detect.py [--db URL] [--truth var/demo/truth] [--years 2]
+    python benchmarks/detect.py [--db URL] [--truth var/demo/truth] [--years 2] [--q 0.05]
 
-Every weekly series of the demo city is scored prospectively over its last ``--years`` years with
-``detect.combine.score_periods`` (Farrington-flexible where 3+ comparable years exist, else EARS C2; the
-CUSUM beside them). An injected outbreak (truth/outbreaks.csv: category x township, start, end) counts as
-found when the top-category x township series or the leaf x district series that contains it alarms
-within two weeks of the outbreak's first week. False alarms: alarm onsets (an alarm after a week without
-one) outside every outbreak window (its weeks plus two), per series-year, over all series.
+Every weekly series of the demo city is replayed over its last ``--years`` years as weekly runs would have
+done it (``detect.replay``: each week scored on the data before it, with the level shifts confirmed before
+it; false-discovery control, one signal per event across the trees, hysteresis).
+
+An injected outbreak (truth/outbreaks.csv: category x township, start, end) is *found* when, within two
+weeks of its first week, an open signal (or, for a detector alone, an alarm) is on a series that contains
+it (its category or an ancestor, its township or an ancestor). A signal or alarm onset is *false* when its
+series contains no outbreak active in that week (the outbreak's weeks plus two). Reported per detector
+(raw alarms of Farrington, EARS C2 and the CUSUM, each where it scored) and for the signals; the planted
+level shifts and the batch entry (truth/breaks.csv) are listed with the signals they produced.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from riskwatch import schema as S
 from riskwatch.config import load_settings, resolve_database_url
-from riskwatch.detect.combine import ALARM, DETECTOR, RISE, SPIKE, score_periods
+from riskwatch.detect import combine as C
+from riskwatch.detect.lifecycle import OPEN, STATUS, SignalPolicy
+from riskwatch.detect.replay import replay
 from riskwatch.forecast.base import period_start
-from riskwatch.forecast.nowcast import nowcast_weights
-from riskwatch.forecast.series import build_series
+from riskwatch.forecast.series import CATEGORY, REGION, build_series
 from riskwatch.store import load_cases, make_engine, make_session
+
+
+def contains(catalog: pd.DataFrame, settings: object, category: str, township: str) -> set[str]:
+    """Series whose cell contains (category, township)."""
+    regions = settings.regions  # type: ignore[attr-defined]
+    ups = set(regions.ancestors(township))
+    cats = {"*", category, category[:2]}
+    sel = catalog[CATEGORY].isin(cats) & catalog[REGION].isin(ups)
+    return set(catalog.loc[sel, S.SERIES_ID])
+
+
+def onsets(flags: pd.DataFrame) -> pd.DataFrame:
+    """(series, week) where a flag starts (set this week, not the week before)."""
+    prev = flags.shift(1, fill_value=False)
+    return flags & ~prev
 
 
 def main() -> None:
@@ -33,6 +55,9 @@ def main() -> None:
     ap.add_argument("--db", default=None)
     ap.add_argument("--truth", default="var/demo/truth")
     ap.add_argument("--years", type=int, default=2)
+    ap.add_argument("--q", type=float, default=SignalPolicy().fdr_q)
+    ap.add_argument("--save", default="", help="pickle the replay here (states, scores)")
+    ap.add_argument("--load", default="", help="reuse a pickled replay instead of running it")
     args = ap.parse_args()
     settings = load_settings()
     engine = make_engine(resolve_database_url(args.db))
@@ -40,68 +65,98 @@ def main() -> None:
         cases = load_cases(session, columns=["source", "received_at", "registered_at", "category_code",
                                              "region_code"])
     end = pd.Timestamp(cases["received_at"].max()).normalize() + pd.Timedelta(days=1)
-    w, _ = nowcast_weights(cases, end)
-    series, catalog = build_series(cases, settings.taxonomy, settings.regions, end, "W", weights=w,
+    series, catalog = build_series(cases, settings.taxonomy, settings.regions, end, "W",
                                    levels=settings.forecast.levels)
     wide = series.pivot(index="ds", columns="series_id", values="y_observed").sort_index()
     ds = wide.index
     n_score = 52 * args.years
     positions = range(len(ds) - n_score, len(ds))
-    t0 = time.perf_counter()
-    scored = {sid: score_periods(wide[sid].to_numpy(), "W", positions) for sid in wide.columns}
-    seconds = time.perf_counter() - t0
-    print(f"{len(scored)} weekly series x {n_score} weeks scored in {seconds:.1f} s "
-          f"({seconds / len(scored) / n_score * 1000:.2f} ms per series-week)")
+    weeks = ds[len(ds) - n_score:]
+    policy = SignalPolicy(fdr_q=args.q)
+    if args.load:
+        states, scores, seconds = pickle.loads(Path(args.load).read_bytes())
+    else:
+        t0 = time.perf_counter()
+        states, scores = replay(wide, catalog, "W", positions, policy)
+        seconds = time.perf_counter() - t0
+        if args.save:
+            Path(args.save).write_bytes(pickle.dumps((states, scores, seconds)))
+    n_series = wide.shape[1]
+    print(f"{n_series} weekly series x {n_score} weeks replayed in {seconds:.1f} s "
+          f"({seconds / n_series / n_score * 1000:.2f} ms per series-week, scoring and signals)")
 
     outbreaks = pd.read_csv(Path(args.truth) / "outbreaks.csv", dtype=str)
     outbreaks["week"] = period_start(pd.to_datetime(outbreaks["start"]), "W")
     outbreaks["last"] = period_start(pd.to_datetime(outbreaks["end"]), "W")
-    scored_weeks = ds[len(ds) - n_score:]
-    outbreaks = outbreaks[outbreaks["week"].isin(scored_weeks)]
-    region = settings.regions
-    window: dict[str, set[pd.Timestamp]] = {}
+    outbreaks = outbreaks[outbreaks["week"].isin(weeks)].reset_index(drop=True)
+    truth_cells = [contains(catalog, settings, ob.category_code, ob.township_code) for ob in outbreaks.itertuples()]
+    active = pd.DataFrame(False, index=weeks, columns=wide.columns)   # an outbreak inside the series
+    for ob, cells in zip(outbreaks.itertuples(), truth_cells, strict=True):
+        span = (weeks >= ob.week) & (weeks <= ob.last + pd.Timedelta(weeks=2))
+        active.loc[span, sorted(cells)] = True
+
+    # flags per (week, series) for each detector alone and for the signals
+    scores = scores.loc[scores[S.DS].isin(weeks)]
+    flags: dict[str, pd.DataFrame] = {}
+    for name, col, det in (("farrington", C.SPIKE, "farrington"), ("ears_c2", C.SPIKE, "ears_c2"),
+                           ("cusum (rise)", C.RISE, None), ("any alarm", C.ALARM, None)):
+        sel = scores[col] & (scores[C.DETECTOR].str.startswith(det) if det else True)
+        flags[name] = (scores.assign(f=sel).pivot(index=S.DS, columns=S.SERIES_ID, values="f")
+                       .reindex(index=weeks, columns=wide.columns).fillna(False).astype(bool))
+    allstates = pd.concat(states, ignore_index=True)
+    volume = allstates.loc[allstates[S.KIND].isin(["spike", "rise"])]
+    sig = pd.DataFrame(False, index=weeks, columns=wide.columns)
+    for sid, week in zip(volume[S.SUBJECT], volume[S.DS], strict=True):
+        sig.at[week, sid] = True
+    flags["signals"] = sig
+    opened = volume.loc[volume[STATUS] == OPEN]
+    sig_onsets = pd.DataFrame(False, index=weeks, columns=wide.columns)
+    for sid, week in zip(opened[S.SUBJECT], opened[S.DS], strict=True):
+        sig_onsets.at[week, sid] = True
+
+    series_years = n_series * args.years
     rows = []
-    for ob in outbreaks.itertuples():
-        district = region.regions[ob.township_code].parent
-        ids = [f"W:{ob.category_code[:2]}:{ob.township_code}", f"W:{ob.category_code}:{district}"]
-        weeks = pd.date_range(ob.week, ob.last + pd.Timedelta(weeks=2), freq="W-MON")
-        found = {}
-        for sid in ids:
-            window.setdefault(sid, set()).update(weeks)
-            f = scored.get(sid)
-            if f is None:
-                continue
-            f = f.set_axis(scored_weeks)
-            hits = f.loc[(f.index >= ob.week) & (f.index <= ob.week + pd.Timedelta(weeks=2)) & f[ALARM]]
-            found[sid] = (hits.index.min() - ob.week).days // 7 if len(hits) else None
-        delays = [d for d in found.values() if d is not None]
-        rows.append({"outbreak": ob.outbreak_id, "extra": int(ob.extra_cases), "found": bool(delays),
-                     "delay": min(delays) if delays else np.nan,
-                     "by": ", ".join(f"{k}:{'-' if v is None else v}" for k, v in found.items())})
-    table = pd.DataFrame(rows)
-    onsets, spike_onsets, rise_onsets = 0, 0, 0
-    for sid, f in scored.items():
-        f = f.set_axis(scored_weeks)
-        outside = ~f.index.isin(list(window.get(sid, set())))
-        for col in (ALARM, SPIKE, RISE):
-            a = f[col].to_numpy()
-            start = a & ~np.concatenate([[False], a[:-1]])
-            count = int((start & outside).sum())
-            if col == ALARM:
-                onsets += count
-            elif col == SPIKE:
-                spike_onsets += count
-            else:
-                rise_onsets += count
-    series_years = len(scored) * args.years
-    print(table.to_string(index=False))
-    print(f"\noutbreaks in the scored years: {len(table)}; found within 2 weeks: {table['found'].sum()} "
-          f"({table['found'].mean():.0%}), median delay {table['delay'].median():.0f} weeks")
-    print(f"false alarm onsets per series-year: all {onsets / series_years:.2f} "
-          f"(spike {spike_onsets / series_years:.2f}, rise {rise_onsets / series_years:.2f}) "
-          f"over {series_years} series-years")
-    used = pd.concat([f[DETECTOR] for f in scored.values()]).value_counts()
-    print("detector used per series-week:", ", ".join(f"{k or 'insufficient'} {v}" for k, v in used.items()))
+    for name, f in flags.items():
+        start = sig_onsets if name == "signals" else onsets(f)
+        false = int((start & ~active).to_numpy().sum())
+        found, delays = 0, []
+        for ob, cells in zip(outbreaks.itertuples(), truth_cells, strict=True):
+            win = (weeks >= ob.week) & (weeks <= ob.week + pd.Timedelta(weeks=2))
+            hit = f.loc[win, sorted(cells)].any(axis=1)
+            if hit.any():
+                found += 1
+                delays.append((hit.idxmax() - ob.week).days // 7)
+        rows.append({"detector": name, "found": f"{found}/{len(outbreaks)}",
+                     "median delay (weeks)": np.median(delays) if delays else np.nan,
+                     "false onsets / series-year": round(false / series_years, 3)})
+    print(pd.DataFrame(rows).to_string(index=False))
+
+    shifts = allstates.loc[(allstates[S.KIND] == "level_shift") & (allstates[STATUS] == OPEN)]
+    breaks = pd.read_csv(Path(args.truth) / "breaks.csv")
+    planted = breaks.loc[breaks["kind"].isin(["level_shift", "category_born"])]
+    # a planted change starts at its start (and a temporary one ends at its end: the level comes back)
+    moments = [(str(r.subject), pd.Timestamp(r.start)) for r in planted.itertuples()]
+    moments += [(str(r.subject), pd.Timestamp(r.end)) for r in planted.itertuples()
+                if r.kind == "level_shift" and pd.Timestamp(r.end) < weeks[-1]]
+    matched = 0
+    print(f"\nlevel-shift signals: {len(shifts)} (a match: same top-level category as a planted change whose "
+          "start or end lies within 13 weeks of the signal's start)")
+    for r in shifts.itertuples():
+        ev = getattr(r, S.EVIDENCE)
+        start = pd.Timestamp(ev["start"])
+        cat = getattr(r, S.SUBJECT).split(":")[1]
+        hit = any(cat != "*" and subj[:2] == cat[:2] and abs((when - start).days) <= 91 for subj, when in moments)
+        matched += hit
+        joined = f" (+{len(ev.get('joined', []))} joined)" if ev.get("joined") else ""
+        print(f"  {'planted' if hit else 'other  '} {getattr(r, S.DS).date()} {getattr(r, S.SUBJECT)}{joined}: "
+              f"{getattr(r, S.SENTENCE)}")
+    print(f"matching a planted change: {matched} of {len(shifts)}")
+    print("planted changes in or before the scored years:")
+    print(breaks.loc[pd.to_datetime(breaks["end"]) >= weeks[0], ["kind", "subject", "start", "end", "factor"]]
+          .to_string(index=False))
+    per_week = opened.groupby(S.DS).size().reindex(weeks, fill_value=0)
+    print(f"\nsignals opened per week: median {per_week.median():.0f}, max {per_week.max()} "
+          f"({per_week.idxmax().date()})")
 
 
 if __name__ == "__main__":
