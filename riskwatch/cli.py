@@ -480,6 +480,7 @@ def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.D
 
 
 STATUS_TAGS = {"opened": "新", "ongoing": "续", "closed": "闭"}
+VOLUME_KINDS = ("spike", "rise", "level_shift")
 LABEL_TAGS = {"batch_entry": "疑似集中补录", "one_source": "单一来源", "one_unit": "单一承办单位"}
 
 
@@ -491,10 +492,16 @@ def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> N
     live = states.loc[states["status"] != "closed"]
     muted = live.loc[live["silenced"] != ""]
     live = live.loc[live["silenced"] == ""]
-    closed = int((states["status"] == "closed").sum())
-    click.echo(f"\n预警信号（{period:%Y-%m-%d} 当周）：新增 {int((live['status'] == 'opened').sum())}，"
-               f"持续 {int((live['status'] == 'ongoing').sum())}，本周关闭 {closed}，静默 {len(muted)}")
-    volume = live.loc[live["kind"].isin(["spike", "rise", "level_shift"])].copy()
+    is_volume = states["kind"].isin(VOLUME_KINDS)
+
+    def counts(part: pd.DataFrame) -> str:
+        shown = part.loc[part["silenced"] == ""]
+        return (f"新增 {int((shown['status'] == 'opened').sum())}，持续 {int((shown['status'] == 'ongoing').sum())}，"
+                f"本周关闭 {int((part['status'] == 'closed').sum())}")
+
+    click.echo(f"\n预警信号（{period:%Y-%m-%d} 当周）：数量异常 {counts(states.loc[is_volume])}；"
+               f"个案 {counts(states.loc[~is_volume])}；静默 {len(muted)}")
+    volume = live.loc[live["kind"].isin(VOLUME_KINDS)].copy()
     volume["_new"] = volume["status"] != "opened"
     volume = volume.sort_values(["_new", "p_value", "signal_key"], na_position="last")
     if len(volume):
@@ -505,7 +512,7 @@ def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> N
         click.echo(f"  [{STATUS_TAGS[row.status]}·{kind}]{tag} {row.sentence}")
     if len(volume) > limit:
         click.echo(f"  …… 另有 {len(volume) - limit} 条（riskwatch signals 查看全部）")
-    cases = live.loc[~live["kind"].isin(["spike", "rise", "level_shift"])]
+    cases = live.loc[~live["kind"].isin(VOLUME_KINDS)]
     if len(cases):
         click.echo("个案预警：" + "，".join(
             f"{SIGNAL_KIND_LABELS[SignalKind(k)]} {len(g)}（新 {int((g['status'] == 'opened').sum())}）"

@@ -14,10 +14,36 @@ is kept only when significant and when it does not predict above every baseline 
 threshold is the ``1 - alpha`` quantile of a negative binomial with the predicted mean ``mu0`` and
 variance ``phi * mu0``.
 
-Differences from ``surveillance``: a week is one year back when it lies ``round(k * 365.25 / 7)`` weeks
-back (the closest same weekday, as ``surveillance`` does for dated weekly series); fewer than
-``years_back`` years are used when the history is shorter (at least ``min_years``); ``score`` is scaled by
-``mu0`` (``surveillance`` uses the linear predictor with ``nbPlugin``).
+Differences from ``surveillance`` (checked against surveillance 1.20.3; with ``periods_per_year=52,
+trend_dispersion="surveillance"`` the alarms, thresholds, trends and expected values agree with
+``farringtonFlexible`` on every one of 31,200 simulated weeks of ``benchmarks/detect_noufaily.py``):
+
+* Year length. By default a week is one year back when it lies ``round(k * 365.25 / 7)`` weeks back (the
+  closest same weekday, as ``surveillance`` does for an ``sts`` with dates); ``surveillance`` without dates
+  steps back exactly ``freq`` periods, which ``periods_per_year=52`` reproduces. With calendar-week data
+  the default keeps the windows on the same dates; with 52-week years it shifts them by a week from the
+  third year back on, which blurs a sharp seasonal pattern.
+* Trend test. ``surveillance`` (``algo.farrington.fitGLM.flexible``) stores the Anscombe weights in
+  ``model$weights``, the slot of the IRLS working weights ``mu``, before ``algo.farrington.glm`` calls
+  ``summary.glm``; the Wald test of the trend therefore uses ``sum(omega * ((y - mu) / mu)^2) / df``
+  instead of the Pearson ``sum(omega * (y - mu)^2 / mu) / df``, i.e. a dispersion wrong by about a factor
+  ``1 / mu``. Below about one case a week the test almost never keeps a trend (in the benchmark's
+  low-count series 10% of weeks with a true trend, against 59% here), above a few cases a week it keeps
+  spurious ones (68% of weeks without a trend at about 20 cases a week, against 5% here). The threshold's
+  ``phi`` is computed before the overwrite and is right. Here the test uses the Pearson dispersion
+  (``trend_dispersion="pearson"``); ``"surveillance"`` reproduces the other for comparison. (With
+  ``threshold="muan"`` the same value enters surveillance's standard error of the prediction.)
+* Short history: fewer than ``years_back`` years are used when the history is shorter (at least
+  ``min_years``; ``surveillance`` stops with an error).
+* ``score`` is scaled by ``mu0`` (``surveillance`` uses the linear predictor with ``nbPlugin``; the alarm
+  rule ``y > U`` is the same).
+* A reweighted fit that does not converge makes the week insufficient (``surveillance`` uses it).
+
+At fewer than one case a week the trend test is in any case fragile: cases of a past outbreak late in the
+baseline that are too few per week to be down-weighted look like a rising trend (in the benchmark's
+low-count series without a true trend, 36% of weeks with an outbreak in the baseline keep a trend, 9%
+without), which raises the threshold. ``surveillance``'s dispersion error hides this by dropping nearly every
+trend at such counts, at the price of more false alarms; this module keeps the documented rule.
 """
 
 from __future__ import annotations
@@ -30,6 +56,7 @@ from scipy import stats
 
 PERIODS_IN_YEAR: dict[int, float] = {52: 365.25 / 7, 12: 12.0}  # keyed by ``season`` (forecast.base.SEASON)
 THRESHOLDS: tuple[str, ...] = ("nbinom", "muan", "poisson")
+TREND_DISPERSIONS: tuple[str, ...] = ("pearson", "surveillance")
 _ETA_BOUND = 30.0   # |log mean| cap in IRLS, so an all-zero factor level does not diverge
 _MAX_ITER = 25      # as R's glm.control
 _TOL = 1e-8
@@ -43,6 +70,16 @@ class FarringtonOptions:
     ``nbPlugin``), "muan" (the same at the ``1 - alpha`` quantile of the predicted mean, which adds the
     estimation error) or "poisson" (Poisson quantile, ignoring over-dispersion). For monthly series use
     ``half_window=1, past_weeks_not_included=6``.
+
+    ``periods_per_year``: length of a year in periods, for the reference windows and the trend's unit;
+    None (default) means the calendar year, ``365.25 / 7`` weeks or 12 months. Pass 52 for a series whose
+    years are exactly 52 periods (a simulation, a 52-week reporting calendar), as ``surveillance`` does for
+    an ``sts`` without dates.
+
+    ``trend_dispersion``: dispersion in the Wald test of the trend (and in the standard error of the
+    prediction for "muan"): "pearson" (default; Pearson chi2 / df of the final, reweighted fit) or
+    "surveillance" (what surveillance 1.20.3 computes in effect, see the module docstring; only for
+    reproducing it).
     """
 
     years_back: int = 5
@@ -57,6 +94,8 @@ class FarringtonOptions:
     min_cases: int = 5
     min_weeks: int = 4
     min_years: int = 3
+    periods_per_year: float | None = None
+    trend_dispersion: str = "pearson"
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,6 +103,10 @@ class FarringtonOptions:
             problems.append(f"alpha={self.alpha} (must be in (0, 1))")
         if self.threshold not in THRESHOLDS:
             problems.append(f"threshold={self.threshold!r} (one of {', '.join(THRESHOLDS)})")
+        if self.trend_dispersion not in TREND_DISPERSIONS:
+            problems.append(f"trend_dispersion={self.trend_dispersion!r} (one of {', '.join(TREND_DISPERSIONS)})")
+        if self.periods_per_year is not None and not self.periods_per_year > 2 * self.half_window + 1:
+            problems.append(f"periods_per_year={self.periods_per_year} (must exceed 2 * half_window + 1)")
         if self.years_back < 1 or not 1 <= self.min_years <= self.years_back:
             problems.append(f"years_back={self.years_back}, min_years={self.min_years} "
                             "(need 1 <= min_years <= years_back)")
@@ -96,6 +139,7 @@ class _Fit:
     mu: np.ndarray
     xtwx_inv: np.ndarray    # (X' W X)^-1, W = prior weights * mu
     dispersion: float       # Pearson chi2 / residual df (not floored)
+    working_dispersion: float  # sum(prior * ((y - mu) / mu)^2) / df: surveillance's value after reweighting
     df_resid: int
     converged: bool
 
@@ -121,8 +165,10 @@ def _irls(x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> _Fit:
     xtwx_inv = np.linalg.pinv((x * w[:, None]).T @ x)
     df_resid = int(np.count_nonzero(prior > 0)) - x.shape[1]
     pearson = float(np.sum(prior * (y - mu) ** 2 / mu))
+    working = float(np.sum(prior * np.square((y - mu) / mu)))
     dispersion = pearson / df_resid if df_resid > 0 else np.nan
-    return _Fit(beta, mu, xtwx_inv, dispersion, df_resid, converged)
+    working_dispersion = working / df_resid if df_resid > 0 else np.nan
+    return _Fit(beta, mu, xtwx_inv, dispersion, working_dispersion, df_resid, converged)
 
 
 def _anscombe_weights(x: np.ndarray, y: np.ndarray, fit: _Fit, phi: float, threshold: float) -> np.ndarray:
@@ -149,9 +195,12 @@ def _fit_quasipoisson(x: np.ndarray, y: np.ndarray, opts: FarringtonOptions) -> 
     return fit, phi
 
 
-def _window_centres(t: int, season: int, years: int) -> np.ndarray:
+def _per_year(season: int, opts: FarringtonOptions) -> float:
+    return PERIODS_IN_YEAR[season] if opts.periods_per_year is None else float(opts.periods_per_year)
+
+
+def _window_centres(t: int, per_year: float, years: int) -> np.ndarray:
     """Positions one, two, ... ``years`` years before ``t`` (element 0 is ``t`` itself)."""
-    per_year = PERIODS_IN_YEAR[season]
     return np.array([t - int(round(k * per_year)) for k in range(years + 1)])
 
 
@@ -164,7 +213,7 @@ def _baseline(y: np.ndarray, t: int, season: int, opts: FarringtonOptions
     between two windows are split into at most ``no_periods - 1`` consecutive blocks, levels 1, 2, ...
     """
     w = opts.half_window
-    centres = _window_centres(t, season, opts.years_back)
+    centres = _window_centres(t, _per_year(season, opts), opts.years_back)
     years = 0
     for k in range(1, opts.years_back + 1):
         lo = centres[k] - w
@@ -191,11 +240,11 @@ def _baseline(y: np.ndarray, t: int, season: int, opts: FarringtonOptions
     return pos[keep], level[keep], years
 
 
-def _design(pos: np.ndarray, level: np.ndarray, t: int, season: int, trend: bool) -> np.ndarray:
+def _design(pos: np.ndarray, level: np.ndarray, t: int, per_year: float, trend: bool) -> np.ndarray:
     """Intercept (level 0), optional trend in years from ``t`` (0 at ``t``), dummies of other levels."""
     cols = [np.ones(len(pos))]
     if trend:
-        cols.append((pos - t) / PERIODS_IN_YEAR[season])
+        cols.append((pos - t) / per_year)
     cols.extend((level == lv).astype(float) for lv in np.unique(level) if lv != 0)
     return np.column_stack(cols)
 
@@ -208,19 +257,22 @@ def _predict(y: np.ndarray, t: int, season: int, opts: FarringtonOptions
         return None
     pos, level, years = got
     resp = y[pos]
+    # surveillance overwrites the working weights only when it reweights
+    surveillance = opts.trend_dispersion == "surveillance" and opts.reweight
     if resp.sum() == 0:
         return 0.0, 0.0, 1.0, False
     for trend in (True, False):
-        x = _design(pos, level, t, season, trend)
+        x = _design(pos, level, t, _per_year(season, opts), trend)
         if len(resp) <= x.shape[1]:
             return None
         fit, phi = _fit_quasipoisson(x, resp, opts)
         if not fit.converged:
             continue
         # the prediction row is [1, 0, 0...]: level 0 at time offset 0
-        eta0, var0 = float(fit.beta[0]), float(fit.xtwx_inv[0, 0]) * phi
+        test_disp = fit.working_dispersion if surveillance else fit.dispersion
+        eta0, var0 = float(fit.beta[0]), float(fit.xtwx_inv[0, 0]) * (test_disp if surveillance else phi)
         if trend:
-            se = np.sqrt(fit.xtwx_inv[1, 1] * fit.dispersion)
+            se = np.sqrt(fit.xtwx_inv[1, 1] * test_disp)
             p = 2.0 * stats.t.sf(abs(fit.beta[1]) / se, fit.df_resid) if se > 0 else 1.0
             if not (years >= 3 and p < opts.trend_p and np.exp(eta0) <= resp.max()):
                 continue
