@@ -9,8 +9,10 @@ Jobs have stable ids, coalesce missed runs and never run two instances at once. 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -19,7 +21,11 @@ from riskwatch import pipeline
 from riskwatch.config import Settings
 from riskwatch.schema import RiskwatchError
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: datetime) -> None:
@@ -43,24 +49,30 @@ def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: dateti
         engine.dispose()
 
 
-def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: datetime) -> None:
-    """Forecast every series as of the start of the fire day (Monday: weekly; the 1st: monthly)."""
-    import pandas as pd
-
+def _in_store(settings: Settings, db_url: str, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction on the migrated store with the reference data loaded; committed."""
     from riskwatch.store import make_engine, make_session, upgrade_database
 
-    as_of = pd.Timestamp(fire_time).normalize()
     upgrade_database(db_url)
     engine = make_engine(db_url)
     try:
         with make_session(engine) as session:
             pipeline.prepare_store(session, settings)
-            summary = pipeline.run_forecast(session, settings, as_of, freq, fire_time)
+            out = work(session)
             session.commit()
-            log.info("forecast %s as of %s: %d series, models %s", freq, as_of.date(), summary.series,
-                     summary.models)
+            return out
     finally:
         engine.dispose()
+
+
+def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: datetime) -> None:
+    """Forecast every series as of the start of the fire day (Monday: weekly; the 1st: monthly)."""
+    import pandas as pd
+
+    as_of = pd.Timestamp(fire_time).normalize()
+    summary = _in_store(settings, db_url,
+                        lambda session: pipeline.run_forecast(session, settings, as_of, freq, fire_time))
+    log.info("forecast %s as of %s: %d series, models %s", freq, as_of.date(), summary.series, summary.models)
 
 
 def detect_signals(settings: Settings, db_url: str, fire_time: datetime) -> None:
@@ -68,21 +80,11 @@ def detect_signals(settings: Settings, db_url: str, fire_time: datetime) -> None
     after the weekly forecast, so that the forecast made before the week is there to compare)."""
     import pandas as pd
 
-    from riskwatch.store import make_engine, make_session, upgrade_database
-
     as_of = pd.Timestamp(fire_time).normalize()
-    upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        with make_session(engine) as session:
-            pipeline.prepare_store(session, settings)
-            summary = pipeline.run_detect(session, settings, as_of, fire_time)
-            session.commit()
-            live = summary.states.loc[summary.states["status"] != "closed"]
-            log.info("detect as of %s (week of %s): %d open signals, %d new", as_of.date(),
-                     summary.period.date(), len(live), int((live["status"] == "opened").sum()))
-    finally:
-        engine.dispose()
+    summary = _in_store(settings, db_url, lambda session: pipeline.run_detect(session, settings, as_of, fire_time))
+    live = summary.states.loc[summary.states["status"] != "closed"]
+    log.info("detect as of %s (week of %s): %d open signals, %d new", as_of.date(), summary.period.date(),
+             len(live), int((live["status"] == "opened").sum()))
 
 
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:

@@ -38,6 +38,17 @@ class Context:
         return self._settings
 
     @contextmanager
+    def store(self) -> Iterator[Session]:
+        """A session on the store migrated to the newest schema, with regions, categories and staff loaded
+        from the configuration (what every command that writes starts from). The caller commits."""
+        from riskwatch.store import upgrade_database
+
+        upgrade_database(self.db_url)
+        with self.session() as session:
+            pipeline.prepare_store(session, self.settings)
+            yield session
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         from riskwatch.store import make_engine, make_session
 
@@ -81,11 +92,7 @@ def db() -> None:
 @pass_ctx
 def db_upgrade(ctx: Context) -> None:
     """Create or migrate the database schema to the newest version (Alembic)."""
-    from riskwatch.store import upgrade_database
-
-    upgrade_database(ctx.db_url)
-    with ctx.session() as session:
-        pipeline.prepare_store(session, ctx.settings)
+    with ctx.store() as session:
         session.commit()
     click.echo(f"database ready: {_safe_url(ctx.db_url)}")
 
@@ -106,15 +113,12 @@ def ingest(ctx: Context, paths: tuple[Path, ...], source: str | None) -> None:
 
 def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
     from riskwatch.ingest.refs import build_refs
-    from riskwatch.store import upgrade_database
 
     settings = ctx.settings
-    upgrade_database(ctx.db_url)
-    refs = build_refs(settings)
     failed = 0
     totals = pipeline.FileSummary(file="合计 total")
-    with ctx.session() as session:
-        pipeline.prepare_store(session, settings)
+    with ctx.store() as session:
+        refs = build_refs(settings)
         session.commit()
         for path in pipeline.expand_paths(paths):
             try:
@@ -363,15 +367,11 @@ def _forecast_store(ctx: Context, as_of: datetime | None, freq: str, horizon: in
                     workers: int | None) -> pipeline.ForecastSummary:
     from tqdm import tqdm
 
-    from riskwatch.store import upgrade_database
-
     if freq == "D":
         raise ValueError("--freq D is for --series files; the store is forecast by week (W) or month (M)")
     now = datetime.now().replace(microsecond=0)
     cutoff = pd.Timestamp(as_of or now)
-    upgrade_database(ctx.db_url)
-    with ctx.session() as session:
-        pipeline.prepare_store(session, ctx.settings)
+    with ctx.store() as session:
         with tqdm(desc="forecast", unit="series", disable=None, file=sys.stderr) as bar:
             summary = pipeline.run_forecast(session, ctx.settings, cutoff, freq, now, horizon, workers, method,
                                             progress=bar.update)
@@ -458,15 +458,11 @@ def _detect_file(series_file: Path, freq: str, output: Path | None) -> None:
 
 
 def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.DetectSummary:
-    from riskwatch.store import upgrade_database
-
     if freq != "W":
         raise ValueError("the store is scored by week (--freq W); D and M are for --series files")
     now = datetime.now().replace(microsecond=0)
     cutoff = pd.Timestamp(as_of or now)
-    upgrade_database(ctx.db_url)
-    with ctx.session() as session:
-        pipeline.prepare_store(session, ctx.settings)
+    with ctx.store() as session:
         summary = pipeline.run_detect(session, ctx.settings, cutoff, now, freq)
         session.commit()
     if summary.data_end is not None:
@@ -560,13 +556,11 @@ def signals_silence(ctx: Context, pattern: str, reason: str, until: datetime, cr
                     starts_at: datetime | None) -> None:
     """Mute the signals whose key matches PATTERN (a key such as spike:W:0101:339901, or a shell pattern
     such as 'overdue:hotline_12345:*') until --until; the next detect run marks them silenced."""
-    from riskwatch.store import upgrade_database
     from riskwatch.store.detect import add_silence
 
     start = starts_at or datetime.now().replace(microsecond=0)
-    upgrade_database(ctx.db_url)
     try:
-        with ctx.session() as session:
+        with ctx.store() as session:
             sid = add_silence(session, pattern, reason, created_by, start, until)
             session.commit()
     except ValueError as exc:

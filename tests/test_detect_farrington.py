@@ -163,3 +163,58 @@ def test_threshold_methods_order(threshold: str) -> None:
         assert got.upper[0] >= nb
     if threshold == "poisson":
         assert got.upper[0] < nb  # phi > 1 for negative-binomial data
+
+
+# Six 52-week years of a sparse series with a rising trend (the benchmark's scenario theta -2, beta 0.0025,
+# phi 1.5, two harmonics) and R surveillance 1.20.3 farringtonFlexible on its last 40 weeks (b 5, w 3,
+# noPeriods 10, pastWeeksNotIncluded 26, weightsThreshold 2.58, nbPlugin, alpha 0.01, limit54 5/4; sts
+# without dates, frequency 52). R gives no upperbound when the 5-in-4 rule fails.
+SPARSE = ("030102020000040100013000013000000000200001000100100012000010130100101000001010000100000000101000"
+          "001001100110204011200000000000100000100000001000100012210000010041014012110300000110000000101011"
+          "100000100010320030012373100100002020000021100100101000001000000541232011110011002504641010010000"
+          "000000000111000002120011")
+R_MU0 = [0.628571, 0.6, 0.426179, 0.366489, 0.36631, 0.4, 0.4, 0.371429, 0.217477, 0.371429, 0.371429,
+         0.457143, 0.371429, 0.371429, 0.618798, 0.699934, 0.469069, 0.285714, 0.171429, 0.228571, 0.47943,
+         0.285714, 0.257143, 0.285714, 0.228571, 0.314286, 0.285714, 0.285714, 0.330928, 0.2, 0.511495,
+         0.823306, 0.694999, 1.539808, 1.685721, 1.886108, 1.982579, 2.071543, 2.119721, 1.811926]
+R_UPPER = {1: 4, 2: 3, 3: 3, 4: 3, 5: 3, 6: 3, 7: 3, 8: 2, 35: 6, 36: 7}
+R_TREND = "0000000000000011100010000000101111111111"
+R_ALARM = "0101110000000000000000000000000000000000"
+
+
+def test_surveillance_compatible_mode_reproduces_r() -> None:
+    y = np.array([float(c) for c in SPARSE])
+    positions = range(len(y) - 40, len(y))
+    compat = FarringtonOptions(periods_per_year=52, trend_dispersion="surveillance")
+    got = farrington_flexible(y, WEEKS, positions, compat)
+    np.testing.assert_allclose(got.expected, R_MU0, rtol=1e-5)
+    assert "".join(str(int(v)) for v in got.trend) == R_TREND
+    assert "".join(str(int(v)) for v in got.alarm) == R_ALARM
+    assert {i: int(got.upper[i]) for i in R_UPPER} == R_UPPER
+
+
+def test_trend_test_uses_the_pearson_dispersion() -> None:
+    """surveillance's trend test divides by mu^2 instead of mu (its Anscombe weights overwrite the working
+    weights), which at under one case a week inflates the dispersion about 1 / mu and drops the trend."""
+    y = np.array([float(c) for c in SPARSE])
+    positions = range(len(y) - 40, len(y))
+    ours = farrington_flexible(y, WEEKS, positions, FarringtonOptions(periods_per_year=52))
+    r_trend = np.array([c == "1" for c in R_TREND])
+    assert ours.trend.sum() > r_trend.sum() + 15   # the rising trend is significant for most weeks
+    assert ours.trend[r_trend].all()
+    # where only we keep the trend, the expected value follows the rise
+    assert (ours.expected[ours.trend & ~r_trend] > np.array(R_MU0)[ours.trend & ~r_trend]).mean() > 0.8
+
+
+def test_periods_per_year_sets_the_reference_windows() -> None:
+    from riskwatch.detect.farrington import _baseline
+    y = np.ones(7 * WEEKS)
+    t = len(y) - 1
+    for per_year, back in ((52, [52, 104, 156, 208, 260]), (None, [52, 104, 157, 209, 261])):
+        pos, level, _ = _baseline(y, t, WEEKS, FarringtonOptions(periods_per_year=per_year))
+        ref = pos[level == 0]
+        assert sorted({t - p for p in ref if t - p > 26}) == sorted(b + d for b in back for d in (-3, -2, -1, 0, 1, 2, 3))
+    with pytest.raises(ValueError, match="trend_dispersion"):
+        FarringtonOptions(trend_dispersion="deviance")
+    with pytest.raises(ValueError, match="periods_per_year"):
+        FarringtonOptions(periods_per_year=5)

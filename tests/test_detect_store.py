@@ -3,68 +3,34 @@ week to the next, idempotent re-runs, silences that expire, and no look-ahead.""
 
 from __future__ import annotations
 
-import shutil
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from click.testing import CliRunner, Result
+from cli_helpers import ingest as ingest_city
+from cli_helpers import run as cli_run
+from cli_helpers import table
+from click.testing import Result
 
-from riskwatch.cli import cli
-from riskwatch.config import load_settings
 from riskwatch.store import make_engine
-from riskwatch.synth import generate_city
 
-SOURCES = ("hotline_12345", "hotline_12328", "petition_register", "updates")
 VOLATILE = ["id", "run_id"]
 
-
-@pytest.fixture(scope="module")
-def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo configuration with the city and district levels only, so the test stays fast."""
-    out = tmp_path_factory.mktemp("config") / "config"
-    shutil.copytree(load_settings().config_dir, out)
-    settings = out / "settings.toml"
-    text = settings.read_text(encoding="utf-8")
-    start = text.index("levels = [")
-    end = text.index("]", start) + 1
-    settings.write_text(text[:start] + 'levels = ["all:city", "top:city", "all:district", "top:district"]'
-                        + text[end:], encoding="utf-8")
-    return out
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("city")
-    generate_city(load_settings(), out, years=2, seed=5, end=date(2025, 6, 30), scale=0.05)
-    return out
-
-
 def run(config: Path, db_url: str, *args: str) -> Result:
-    result = CliRunner().invoke(cli, ["--config", str(config), "--db", db_url, *args], catch_exceptions=False)
+    result = cli_run(config, db_url, *args)
     assert result.exit_code == 0, result.output
     return result
 
 
-def table(db_url: str, name: str) -> pd.DataFrame:
-    engine = make_engine(db_url)
-    try:
-        return pd.read_sql_table(name, engine)
-    finally:
-        engine.dispose()
+def ingest(config: Path, db_url: str, city: Path) -> None:
+    assert ingest_city(config, db_url, city).exit_code == 0
 
 
-def ingest(config: Path, url: str, city: Path) -> None:
-    run(config, url, "ingest", *[str(city / s) for s in SOURCES if (city / s).is_dir()])
-
-
-def test_weekly_runs_carry_signals_over_and_a_rerun_changes_nothing(db_url: str, config_dir: Path,
-                                                                      city: Path) -> None:
-    ingest(config_dir, db_url, city)
-    first = run(config_dir, db_url, "detect", "--as-of", "2025-06-02")
+def test_weekly_runs_carry_signals_over_and_a_rerun_changes_nothing(db_url: str, small_config: Path,
+                                                                      small_city: Path) -> None:
+    ingest(small_config, db_url, small_city)
+    first = run(small_config, db_url, "detect", "--as-of", "2025-06-02")
     assert "week of 2025-05-26" in first.output and "预警信号" in first.output
-    run(config_dir, db_url, "detect", "--as-of", "2025-06-09")
+    run(small_config, db_url, "detect", "--as-of", "2025-06-09")
     runs = table(db_url, "detect_runs").sort_values("as_of")
     assert runs["period"].dt.strftime("%Y-%m-%d").tolist() == ["2025-05-26", "2025-06-02"]
     scores = table(db_url, "detect_scores")
@@ -78,41 +44,41 @@ def test_weekly_runs_carry_signals_over_and_a_rerun_changes_nothing(db_url: str,
     assert len(carried) and set(carried["status"]) <= {"ongoing", "closed"}
     assert (second["sentence"].str.len() > 10).all()
     # the same as-of again replaces its run: the same rows
-    run(config_dir, db_url, "detect", "--as-of", "2025-06-09")
+    run(small_config, db_url, "detect", "--as-of", "2025-06-09")
     assert len(table(db_url, "detect_runs")) == 2
     again = table(db_url, "signals")
     again = again.loc[again["run_id"] == again["run_id"].max()]
     cols = [c for c in second.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(second[cols].sort_values("signal_key").reset_index(drop=True),
                                   again[cols].sort_values("signal_key").reset_index(drop=True))
-    listed = run(config_dir, db_url, "signals")
+    listed = run(small_config, db_url, "signals")
     assert "week of 2025-06-02" in listed.output
 
 
-def test_a_silence_mutes_matching_signals_until_it_expires(tmp_path: Path, config_dir: Path, city: Path) -> None:
+def test_a_silence_mutes_matching_signals_until_it_expires(tmp_path: Path, small_config: Path, small_city: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
-    ingest(config_dir, url, city)
-    run(config_dir, url, "signals", "silence", "overdue:*", "--reason", "超期件已逐件督办", "--by", "王科长",
+    ingest(small_config, url, small_city)
+    run(small_config, url, "signals", "silence", "overdue:*", "--reason", "超期件已逐件督办", "--by", "王科长",
         "--from", "2025-06-01", "--until", "2025-06-12")
-    run(config_dir, url, "detect", "--as-of", "2025-06-09")
+    run(small_config, url, "detect", "--as-of", "2025-06-09")
     states = table(url, "signals")
     overdue = states["kind"] == "overdue"
     assert overdue.any()
     assert (states.loc[overdue, "silenced"] == "超期件已逐件督办").all()
     assert (states.loc[~overdue, "silenced"] == "").all()
-    run(config_dir, url, "detect", "--as-of", "2025-06-16")        # the silence expired on the 12th
+    run(small_config, url, "detect", "--as-of", "2025-06-16")        # the silence expired on the 12th
     latest = table(url, "signals")
     latest = latest.loc[latest["run_id"] == latest["run_id"].max()]
     assert (latest["silenced"] == "").all()
-    recorded = run(config_dir, url, "signals", "silences")
+    recorded = run(small_config, url, "signals", "silences")
     assert "王科长: 超期件已逐件督办" in recorded.output        # the decision stays on record
 
 
-def test_detect_as_of_sees_no_later_cases(tmp_path: Path, config_dir: Path, city: Path) -> None:
+def test_detect_as_of_sees_no_later_cases(tmp_path: Path, small_config: Path, small_city: Path) -> None:
     """Scores of a past week equal those made on a store holding only what was entered by then."""
     url = f"sqlite:///{tmp_path}/a.db"
-    ingest(config_dir, url, city)
-    run(config_dir, url, "detect", "--as-of", "2025-03-03")
+    ingest(small_config, url, small_city)
+    run(small_config, url, "detect", "--as-of", "2025-03-03")
     full = table(url, "detect_scores")
     engine = make_engine(url)
     cut = "received_at >= '2025-03-03' OR registered_at > '2025-03-03'"
@@ -121,7 +87,7 @@ def test_detect_as_of_sees_no_later_cases(tmp_path: Path, config_dir: Path, city
             conn.exec_driver_sql(f"DELETE FROM {child} WHERE case_id IN (SELECT id FROM cases WHERE {cut})")
         conn.exec_driver_sql(f"DELETE FROM cases WHERE {cut}")
     engine.dispose()
-    run(config_dir, url, "detect", "--as-of", "2025-03-03")
+    run(small_config, url, "detect", "--as-of", "2025-03-03")
     again = table(url, "detect_scores")
     cols = ["series_id", "ds", "observed", "expected", "upper", "p_value", "alarm", "state"]
     pd.testing.assert_frame_equal(full[cols].sort_values("series_id").reset_index(drop=True),

@@ -3,61 +3,22 @@
 from __future__ import annotations
 
 import re
-import shutil
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from click.testing import CliRunner, Result
+from cli_helpers import ingest, run, table
+from click.testing import CliRunner
 
 from riskwatch.cli import cli
-from riskwatch.config import load_settings
 from riskwatch.forecast.coherence import stage_one
 from riskwatch.store import make_engine
-from riskwatch.synth import generate_city
-
-SOURCES = ("hotline_12345", "hotline_12328", "petition_register", "updates")
 
 
-@pytest.fixture(scope="module")
-def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo configuration with fewer series (city and district levels), so the test stays fast."""
-    out = tmp_path_factory.mktemp("config") / "config"
-    shutil.copytree(load_settings().config_dir, out)
-    settings = out / "settings.toml"
-    text = settings.read_text(encoding="utf-8")
-    start = text.index("levels = [")
-    end = text.index("]", start) + 1
-    text = text[:start] + 'levels = ["all:city", "top:city", "all:district", "top:district"]' + text[end:]
-    settings.write_text(text.replace("workers = 2", "workers = 1"), encoding="utf-8")
-    return out
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("city")
-    generate_city(load_settings(), out, years=2, seed=5, end=date(2025, 6, 30), scale=0.05)
-    return out
-
-
-def run(config: Path, db_url: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), "--db", db_url, *args], catch_exceptions=False)
-
-
-def table(db_url: str, name: str) -> pd.DataFrame:
-    engine = make_engine(db_url)
-    try:
-        return pd.read_sql_table(name, engine)
-    finally:
-        engine.dispose()
-
-
-def test_forecast_stores_every_series_coherent_and_rerun_is_idempotent(db_url: str, config_dir: Path,
-                                                                        city: Path) -> None:
-    assert run(config_dir, db_url, "ingest", *[str(city / s) for s in SOURCES if (city / s).is_dir()]).exit_code == 0
-    out = run(config_dir, db_url, "forecast", "--as-of", "2025-06-02", "--horizon", "6")
+def test_forecast_stores_every_series_coherent_and_rerun_is_idempotent(db_url: str, small_config: Path,
+                                                                        small_city: Path) -> None:
+    assert ingest(small_config, db_url, small_city).exit_code == 0
+    out = run(small_config, db_url, "forecast", "--as-of", "2025-06-02", "--horizon", "6")
     assert out.exit_code == 0, out.output
     assert "models chosen" in out.output
     series, values, scores = (table(db_url, t) for t in ("forecast_series", "forecasts", "forecast_scores"))
@@ -76,23 +37,23 @@ def test_forecast_stores_every_series_coherent_and_rerun_is_idempotent(db_url: s
     for agg, members in hier.aggregates.items():
         assert np.allclose(wide.loc[agg], wide.loc[list(members)].sum(), atol=1e-6)
     # the same run again replaces itself: same rows, one run
-    again = run(config_dir, db_url, "forecast", "--as-of", "2025-06-02", "--horizon", "6")
+    again = run(small_config, db_url, "forecast", "--as-of", "2025-06-02", "--horizon", "6")
     assert again.exit_code == 0, again.output
     assert len(table(db_url, "forecast_runs")) == 1
     v2 = table(db_url, "forecasts").drop(columns=["id", "run_id"]).sort_values(["series_id", "ds"])
     v1 = values.drop(columns=["id", "run_id"]).sort_values(["series_id", "ds"])
     pd.testing.assert_frame_equal(v1.reset_index(drop=True), v2.reset_index(drop=True))
-    shown = run(config_dir, db_url, "forecast", "--show", "W:*:339900", "--as-of", "2025-06-02")
+    shown = run(small_config, db_url, "forecast", "--show", "W:*:339900", "--as-of", "2025-06-02")
     assert shown.exit_code == 0, shown.output
     assert "回测" in shown.output
     assert re.search(r"^ \* \S+ +MAE", shown.output, re.MULTILINE)  # the chosen model is marked
 
 
-def test_forecast_as_of_sees_no_later_cases(tmp_path: Path, config_dir: Path, city: Path) -> None:
+def test_forecast_as_of_sees_no_later_cases(tmp_path: Path, small_config: Path, small_city: Path) -> None:
     """A forecast made at a past date equals one made on a store holding only what was entered by then."""
     url = f"sqlite:///{tmp_path}/a.db"
-    assert run(config_dir, url, "ingest", *[str(city / s) for s in SOURCES if (city / s).is_dir()]).exit_code == 0
-    assert run(config_dir, url, "forecast", "--as-of", "2025-03-03", "--horizon", "4").exit_code == 0
+    assert ingest(small_config, url, small_city).exit_code == 0
+    assert run(small_config, url, "forecast", "--as-of", "2025-03-03", "--horizon", "4").exit_code == 0
     full = table(url, "forecasts")
     engine = make_engine(url)
     with engine.begin() as conn:  # drop every case received, or entered, at or after the as-of
@@ -102,7 +63,7 @@ def test_forecast_as_of_sees_no_later_cases(tmp_path: Path, config_dir: Path, ci
                              "received_at >= '2025-03-03' OR registered_at > '2025-03-03')")
         conn.exec_driver_sql("DELETE FROM cases WHERE received_at >= '2025-03-03' OR registered_at > '2025-03-03'")
     engine.dispose()
-    assert run(config_dir, url, "forecast", "--as-of", "2025-03-03", "--horizon", "4").exit_code == 0
+    assert run(small_config, url, "forecast", "--as-of", "2025-03-03", "--horizon", "4").exit_code == 0
     cut = table(url, "forecasts")
     cols = ["series_id", "ds", "yhat", "yhat_upper_95", "model"]
     pd.testing.assert_frame_equal(full[cols].sort_values(cols[:2]).reset_index(drop=True),

@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from jobs.schedule import build_scheduler
 from riskwatch.config import load_settings
 
@@ -24,3 +26,18 @@ def test_schedule_has_ingest_and_forecast_jobs(tmp_path: Path) -> None:
     assert (monthly.month, monthly.day) == (12, 1)
     detect = jobs["detect_weekly"].trigger.get_next_fire_time(None, after)
     assert (detect.weekday(), detect.day, detect.hour) == (0, 30, 4)   # after the weekly forecast
+
+
+def test_the_monday_detect_job_stores_a_run_as_of_the_fire_day(tmp_path: Path, small_config: Path,
+                                                                small_city: Path) -> None:
+    from cli_helpers import ingest, table
+
+    from jobs.schedule import detect_signals
+
+    url = f"sqlite:///{tmp_path}/j.db"
+    assert ingest(small_config, url, small_city).exit_code == 0
+    detect_signals(load_settings(small_config), url, datetime(2025, 6, 9, 4, 0))
+    runs = table(url, "detect_runs")
+    assert runs["as_of"].tolist() == [pd.Timestamp("2025-06-09")]
+    assert runs["period"].tolist() == [pd.Timestamp("2025-06-02")]
+    assert len(table(url, "signals")) > 0
