@@ -75,16 +75,17 @@ def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: date
     log.info("forecast %s as of %s: %d series, models %s", freq, as_of.date(), summary.series, summary.models)
 
 
-def detect_signals(settings: Settings, db_url: str, fire_time: datetime) -> None:
-    """Score last week of every series and update the signals, as of the start of the fire day (Monday,
-    after the weekly forecast, so that the forecast made before the week is there to compare)."""
+def detect_signals(settings: Settings, db_url: str, fire_time: datetime, freq: str = "W") -> None:
+    """Score the last week (month) of every series and update the signals, as of the start of the fire day
+    (Monday, or the 1st, after the forecast, so that the forecast made before the period is there)."""
     import pandas as pd
 
     as_of = pd.Timestamp(fire_time).normalize()
-    summary = _in_store(settings, db_url, lambda session: pipeline.run_detect(session, settings, as_of, fire_time))
+    summary = _in_store(settings, db_url,
+                        lambda session: pipeline.run_detect(session, settings, as_of, fire_time, freq))
     live = summary.states.loc[summary.states["status"] != "closed"]
-    log.info("detect as of %s (week of %s): %d open signals, %d new", as_of.date(), summary.period.date(),
-             len(live), int((live["status"] == "opened").sum()))
+    log.info("detect %s as of %s (period %s): %d open signals, %d new", freq, as_of.date(),
+             summary.period.date(), len(live), int((live["status"] == "opened").sum()))
 
 
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
@@ -110,12 +111,14 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
 
         scheduler.add_job(run_forecast, cron, id=job_id, name=f"forecast of every series ({freq})",
                           replace_existing=True)
-    weekly = CronTrigger(day_of_week="mon", hour=4, minute=0, timezone=settings.timezone)
+    for freq, job_id, cron in (("W", "detect_weekly", CronTrigger(day_of_week="mon", hour=4, minute=0,
+                                                                   timezone=settings.timezone)),
+                               ("M", "detect_monthly", CronTrigger(day=1, hour=4, minute=30,
+                                                                    timezone=settings.timezone))):
+        def run_detect(freq: str = freq, cron: CronTrigger = cron) -> None:
+            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
+            detect_signals(settings, db_url, fire, freq)
 
-    def run_detect() -> None:
-        fire = datetime.now(weekly.timezone).replace(tzinfo=None, second=0, microsecond=0)
-        detect_signals(settings, db_url, fire)
-
-    scheduler.add_job(run_detect, weekly, id="detect_weekly", name="spike and case signals of last week",
-                      replace_existing=True)
+        scheduler.add_job(run_detect, cron, id=job_id, name=f"spike and case signals of the last period ({freq})",
+                          replace_existing=True)
     return scheduler

@@ -221,7 +221,7 @@ def _demo_detect(ctx: Context, as_of: pd.Timestamp) -> None:
             session.commit()
     click.echo(f"detect run {summary.run_id}: week of {summary.period:%Y-%m-%d}, {summary.series} series "
                f"({summary.scored} scored, {summary.insufficient} with too little history)")
-    _print_signals(summary.states, summary.period)
+    _print_signals(summary.states, summary.period, "W")
 
 
 def _print_forecast_digest(ctx: Context, summary: pipeline.ForecastSummary, weeks: int = 4) -> None:
@@ -425,10 +425,12 @@ def _show_forecast(ctx: Context, series_id: str, freq: str, as_of: datetime | No
 
 @cli.command()
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
-              help="Detect as known at this time (default: now): the last complete week before it is scored.")
+              help="Detect as known at this time (default: now): the last complete week (month) before it "
+                   "is scored.")
 @click.option("--series", "series_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Standalone: score every period of this date,count file instead of the store.")
-@click.option("--freq", type=click.Choice(["D", "W", "M"]), default="W", show_default=True)
+@click.option("--freq", type=click.Choice(["D", "W", "M"]), default="W", show_default=True,
+              help="Week (Monday start) or month; D for --series files only.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Standalone: where to write date,count,expected,upper,score,alarm,detector,state.")
 @pass_ctx
@@ -458,8 +460,8 @@ def _detect_file(series_file: Path, freq: str, output: Path | None) -> None:
 
 
 def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.DetectSummary:
-    if freq != "W":
-        raise ValueError("the store is scored by week (--freq W); D and M are for --series files")
+    if freq == "D":
+        raise ValueError("--freq D is for --series files; the store is scored by week (W) or month (M)")
     now = datetime.now().replace(microsecond=0)
     cutoff = pd.Timestamp(as_of or now)
     with ctx.store() as session:
@@ -468,19 +470,20 @@ def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.D
     if summary.data_end is not None:
         click.echo(f"注意 note: no case received after {summary.data_end:%Y-%m-%d %H:%M}: the last complete week "
                    "before that is scored")
-    click.echo(f"detect run {summary.run_id}: week of {summary.period:%Y-%m-%d}, {summary.series} series "
-               f"({summary.scored} scored, {summary.insufficient} with too little history), "
+    click.echo(f"detect run {summary.run_id}: {PERIOD_NAMES[freq]} of {summary.period:%Y-%m-%d}, {summary.series} "
+               f"series ({summary.scored} scored, {summary.insufficient} with too little history), "
                f"as of {cutoff:%Y-%m-%d %H:%M}")
-    _print_signals(summary.states, summary.period)
+    _print_signals(summary.states, summary.period, freq)
     return summary
 
 
 STATUS_TAGS = {"opened": "新", "ongoing": "续", "closed": "闭"}
 VOLUME_KINDS = ("spike", "rise", "level_shift")
+PERIOD_NAMES = {"W": "week", "M": "month"}
 LABEL_TAGS = {"batch_entry": "疑似集中补录", "one_source": "单一来源", "one_unit": "单一承办单位"}
 
 
-def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> None:
+def _print_signals(states: pd.DataFrame, period: datetime, freq: str, limit: int = 15) -> None:
     """The week's signals as an analyst reads them: volume signals first (new, then continuing), then the
     case signals by kind; silenced signals are counted, not shown."""
     from riskwatch.schema import SIGNAL_KIND_LABELS, SignalKind
@@ -490,13 +493,16 @@ def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> N
     live = live.loc[live["silenced"] == ""]
     is_volume = states["kind"].isin(VOLUME_KINDS)
 
+    this = "本周" if freq == "W" else "本月"
+
     def counts(part: pd.DataFrame) -> str:
         shown = part.loc[part["silenced"] == ""]
         return (f"新增 {int((shown['status'] == 'opened').sum())}，持续 {int((shown['status'] == 'ongoing').sum())}，"
-                f"本周关闭 {int((part['status'] == 'closed').sum())}")
+                f"{this}关闭 {int((part['status'] == 'closed').sum())}")
 
-    click.echo(f"\n预警信号（{period:%Y-%m-%d} 当周）：数量异常 {counts(states.loc[is_volume])}；"
-               f"个案 {counts(states.loc[~is_volume])}；静默 {len(muted)}")
+    when = f"{period:%Y-%m-%d} 当周" if freq == "W" else f"{period.year} 年 {period.month} 月"
+    click.echo(f"\n预警信号（{when}）：数量异常 {counts(states.loc[is_volume])}；个案 {counts(states.loc[~is_volume])}；"
+               f"静默 {len(muted)}")
     volume = live.loc[live["kind"].isin(VOLUME_KINDS)].copy()
     volume["_new"] = volume["status"] != "opened"
     volume = volume.sort_values(["_new", "p_value", "signal_key"], na_position="last")
@@ -520,24 +526,26 @@ def _print_signals(states: pd.DataFrame, period: datetime, limit: int = 15) -> N
 @cli.group(invoke_without_command=True)
 @click.option("--kind", default=None, help="Only this kind (spike, rise, level_shift, escalation, overdue, ...).")
 @click.option("--all", "show_all", is_flag=True, help="Also closed and silenced signals.")
+@click.option("--freq", type=click.Choice(["W", "M"]), default="W", show_default=True,
+              help="Of the weekly or the monthly detect runs.")
 @pass_ctx
 @click.pass_context
-def signals(click_ctx: click.Context, ctx: Context, kind: str | None, show_all: bool) -> None:
+def signals(click_ctx: click.Context, ctx: Context, kind: str | None, show_all: bool, freq: str) -> None:
     """List the signals of the latest detect run; `signals silence` mutes some for a while."""
     if click_ctx.invoked_subcommand is not None:
         return
     from riskwatch.store.detect import load_states
 
     with ctx.session() as session:
-        run, states = load_states(session, "W")
+        run, states = load_states(session, freq)
     if run is None:
-        _fail(ValueError("no detect run in the store yet: run `riskwatch detect` first"))
+        _fail(ValueError(f"no detect run of freq {freq} in the store yet: run `riskwatch detect` first"))
         return
     if not show_all:
         states = states.loc[(states["status"] != "closed") & (states["silenced"] == "")]
     if kind:
         states = states.loc[states["kind"] == kind]
-    click.echo(f"detect run {run['id']}: week of {run['period']:%Y-%m-%d}, {len(states)} signals")
+    click.echo(f"detect run {run['id']}: {PERIOD_NAMES[freq]} of {run['period']:%Y-%m-%d}, {len(states)} signals")
     for row in states.itertuples():
         muted = f" 〔静默：{row.silenced}〕" if row.silenced else ""
         click.echo(f"  {row.status:<8} {row.signal_key:<40} 自 {row.opened:%Y-%m-%d}{muted} {row.sentence}")

@@ -53,6 +53,9 @@ def test_weekly_runs_carry_signals_over_and_a_rerun_changes_nothing(db_url: str,
                                   again[cols].sort_values("signal_key").reset_index(drop=True))
     listed = run(small_config, db_url, "signals")
     assert "week of 2025-06-02" in listed.output
+    monthly = run(small_config, db_url, "detect", "--freq", "M", "--as-of", "2025-06-01")
+    assert "month of 2025-05-01" in monthly.output and "2025 年 5 月" in monthly.output
+    assert set(table(db_url, "detect_runs")["freq"]) == {"W", "M"}
 
 
 def test_a_silence_mutes_matching_signals_until_it_expires(tmp_path: Path, small_config: Path, small_city: Path) -> None:
