@@ -11,6 +11,13 @@ k from 2 to 10, spread over the following weeks with a lognormal delay (as in th
 last two years is scored prospectively by riskwatch's detectors and by farringtonFlexible (same options:
 b 5, w 3, noPeriods 10, 26 past weeks excluded, reweighting, nbPlugin threshold, alpha 0.01, limit54 5/4).
 POD: outbreaks with at least one alarm in their weeks; FPR: alarms in weeks without outbreak cases.
+
+The simulated years are 52 weeks long and R gets an ``sts`` without dates (its years are then exactly
+``frequency = 52`` weeks), so "riskwatch farrington" is given the same calendar
+(``periods_per_year=52``); "riskwatch farrington (calendar year)" keeps the module's default year of
+365.25 / 7 weeks, meant for dated weekly data. ``--check`` also runs riskwatch in surveillance-compatible
+mode (``trend_dispersion="surveillance"``, see riskwatch/detect/farrington.py) and prints how many weekly
+alarm decisions differ from R's.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ import itertools
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from riskwatch.detect.ears import ears
-from riskwatch.detect.farrington import farrington_flexible
+from riskwatch.detect.farrington import FarringtonOptions, farrington_flexible
 
 WEEKS = 624
 SCORED = 104
@@ -64,21 +72,28 @@ def simulate(sc: dict[str, float], rng: np.random.Generator) -> tuple[np.ndarray
     return y, outbreaks
 
 
-def rates(alarm: np.ndarray, outbreaks: list[np.ndarray]) -> tuple[int, int, int, int]:
+def rates(alarm: np.ndarray, outbreaks: list[np.ndarray]) -> tuple[int, int, int, int, int]:
+    """(outbreaks detected, outbreaks, false alarms, weeks without outbreak cases, summed delay in weeks
+    from an outbreak's first week to its first alarm over the detected ones)."""
     scored = np.zeros(WEEKS, dtype=bool)
     scored[WEEKS - SCORED:] = True
     in_ob = np.zeros(WEEKS, dtype=bool)
     for w in outbreaks:
         in_ob[w] = True
-    detected = sum(bool(alarm[w].any()) for w in outbreaks)
+    hits = [w[alarm[w]] for w in outbreaks]
+    detected = sum(len(h) > 0 for h in hits)
+    delay = sum(int(h.min() - w.min()) for h, w in zip(hits, outbreaks, strict=True) if len(h))
     false = int((alarm & scored & ~in_ob).sum())
-    return detected, len(outbreaks), false, int((scored & ~in_ob).sum())
+    return detected, len(outbreaks), false, int((scored & ~in_ob).sum()), delay
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=10, help="series per scenario")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--check", action="store_true", help="count alarm differences from R in compatible mode")
+    ap.add_argument("--alphas", default="0.015,0.02,0.03",
+                    help="other alphas for riskwatch, to read its POD at R's false-positive rate")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     rows, data, truth = [], [], {}
@@ -97,35 +112,59 @@ def main() -> None:
                         str(WEEKS - SCORED + 1)], check=True)
         r_seconds = time.perf_counter() - t0
         ref = pd.read_csv(dst)
-    ours_seconds = 0.0
+    ours_seconds, differ = 0.0, 0
+    alphas = [float(a) for a in args.alphas.split(",") if a]
+    year52 = FarringtonOptions(periods_per_year=52)
+    compat = FarringtonOptions(periods_per_year=52, trend_dispersion="surveillance")
     for sid, (sc, y, obs) in truth.items():
         t0 = time.perf_counter()
-        far = farrington_flexible(y, 52, positions)
+        far = farrington_flexible(y, 52, positions, year52)
         ours_seconds += time.perf_counter() - t0
         alarms = {"riskwatch farrington": far.alarm,
+                  "riskwatch farrington (calendar year)": farrington_flexible(y, 52, positions).alarm,
                   "EARS C2": ears(y, positions, "C2").alarm,
                   "EARS C3": ears(y, positions, "C3").alarm}
         r = ref[ref["series_id"] == sid].sort_values("week")["alarm"].to_numpy().astype(bool)
         alarms["R farringtonFlexible"] = r
+        if args.check:
+            differ += int((farrington_flexible(y, 52, positions, compat).alarm != r).sum())
+        for a in alphas:
+            alarms[f"riskwatch alpha {a}"] = farrington_flexible(y, 52, positions,
+                                                                 replace(year52, alpha=a)).alarm
         for name, a in alarms.items():
             full = np.zeros(WEEKS, dtype=bool)
             full[WEEKS - SCORED:] = a
-            det, n_ob, false, weeks = rates(full, obs)
+            det, n_ob, false, weeks, delay = rates(full, obs)
             rows.append({"detector": name, "mean": "low (<1)" if sc["theta"] < 0 else
                          "mid (1-20)" if sc["theta"] < 3 else "high (20+)", "detected": det, "outbreaks": n_ob,
-                         "false": false, "weeks": weeks})
+                         "false": false, "weeks": weeks, "delay": delay})
     t = pd.DataFrame(rows)
-    agg = t.groupby(["detector"])[["detected", "outbreaks", "false", "weeks"]].sum()
-    by = t.groupby(["mean", "detector"])[["detected", "outbreaks", "false", "weeks"]].sum()
+    cols = ["detected", "outbreaks", "false", "weeks", "delay"]
+    agg = t.groupby(["detector"])[cols].sum()
+    by = t.groupby(["mean", "detector"])[cols].sum()
     n = len(truth)
     print(f"{len(scenarios())} scenarios x {args.series} series = {n} series, {SCORED} weeks scored each; "
-          f"R {r_seconds:.0f} s, riskwatch farrington {ours_seconds:.0f} s")
-    print("\n| detector | POD | FPR |\n|---|---|---|")
+          f"R {r_seconds:.0f} s, riskwatch farrington {ours_seconds:.0f} s ({ours_seconds / n:.2f} s a series)")
+    if args.check:
+        print(f"surveillance-compatible riskwatch: {differ} of {n * SCORED} weekly alarms differ from R")
+    print("\n| detector | POD | FPR | mean delay (weeks) |\n|---|---|---|---|")
     for name, r in agg.iterrows():
-        print(f"| {name} | {r.detected / r.outbreaks:.1%} | {r.false / r.weeks:.2%} |")
-    print("\n| baseline mean | detector | POD | FPR |\n|---|---|---|---|")
+        print(f"| {name} | {r.detected / r.outbreaks:.1%} | {r.false / r.weeks:.2%} | {r.delay / r.detected:.2f} |")
+    print("\n| baseline mean | detector | POD | FPR | mean delay |\n|---|---|---|---|---|")
     for (mean, name), r in by.iterrows():
-        print(f"| {mean} | {name} | {r.detected / r.outbreaks:.1%} | {r.false / r.weeks:.2%} |")
+        print(f"| {mean} | {name} | {r.detected / r.outbreaks:.1%} | {r.false / r.weeks:.2%} | "
+              f"{r.delay / r.detected:.2f} |")
+    print("\nriskwatch's POD at R's false-positive rate (linear between its alphas 0.01, "
+          f"{', '.join(map(str, alphas))}):\n| baseline mean | R POD | riskwatch POD at the same FPR |\n|---|---|---|")
+    sweep = ["riskwatch farrington", *(f"riskwatch alpha {a}" for a in alphas)]
+    for mean, part in [("all", agg), *((m, by.loc[m]) for m in by.index.get_level_values(0).unique())]:
+        ref_r = part.loc["R farringtonFlexible"]
+        pts = sorted((part.loc[d, "false"] / part.loc[d, "weeks"], part.loc[d, "detected"] / part.loc[d, "outbreaks"])
+                     for d in sweep)
+        fpr = ref_r.false / ref_r.weeks
+        at = np.interp(fpr, [p[0] for p in pts], [p[1] for p in pts])
+        outside = " (R's FPR is outside riskwatch's range: clamped)" if not pts[0][0] <= fpr <= pts[-1][0] else ""
+        print(f"| {mean} | {ref_r.detected / ref_r.outbreaks:.1%} at {fpr:.2%} | {at:.1%}{outside} |")
 
 
 if __name__ == "__main__":
