@@ -1,0 +1,1 @@
+"""Identity resolution: parties into persons, repeat petitions, groups (issue 5)."""
