@@ -62,12 +62,13 @@ def main() -> None:
     feats = party_features(rec[["record_id", "name", "id_number", "phone", "address", "district",
                                 "received_at"]])
     t1 = time.perf_counter()
-    labels, model, info = resolve(feats, LinkageOptions(threshold=args.threshold))
+    res = resolve(feats, LinkageOptions(threshold=args.threshold))
+    labels, model = res.labels, res.model
     t2 = time.perf_counter()
     s = cluster_scores(labels, rec["person_id"].to_numpy())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"features {t1 - t0:.1f} s, linkage {t2 - t1:.1f} s; {info['pairs']} candidate pairs; "
-          f"skipped blocks {info['skipped_groups']}; peak memory {peak:.0f} MiB")
+    print(f"features {t1 - t0:.1f} s, linkage {t2 - t1:.1f} s; {res.pairs} candidate pairs; "
+          f"skipped blocks {res.skipped_groups}; peak memory {peak:.0f} MiB")
     print(f"{len(np.unique(labels))} persons found; prior {model.prior:.4f}")
     print(model.describe().round(4).to_string(index=False))
     print(f"\n| measure | value |\n|---|---|\n| pairwise precision | {s.pair_precision:.4f} |\n"

@@ -4,7 +4,8 @@ Why: one person is written down differently on every case (``王 芳`` / ``王�
 wrong check digit, ``+86 138-1234-5678``, ``XX市东湖区…3号楼2单元501室`` / ``东湖区…3幢2单元501``).
 ``persons.linkage`` compares records field by field (Fellegi–Sunter) and blocks on exact keys, so each
 field is reduced here to a canonical key that equal things share, plus the helpers that grade near misses:
-``id_distance`` (check digit / one typo / transposition) and ``name_similarity`` (homophone, Jaro–Winkler).
+``id_distance`` (check digit / one typo / transposition) and ``name_similarity`` (homophone, Jaro–Winkler
+from rapidfuzz).
 
 ``party_features(parties)`` gives one row per party, same index, columns ``FEATURE_COLUMNS``:
 
@@ -55,6 +56,8 @@ import pandas as pd
 import zhconv
 import zhconv.zhconv
 from pypinyin import Style, lazy_pinyin
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.process import cpdist
 
 from riskwatch.ingest.identity import normalize_id_numbers, normalize_phone, normalize_phones, to_halfwidth
 from riskwatch.schema import require_columns
@@ -533,9 +536,11 @@ def party_features(parties: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- comparisons -------------------------------------------------------------------------------------
-def _id_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def id_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(N×18 uint8 codes, usable)``: a row is usable when it is an 18-character ASCII string."""
-    usable = np.array([isinstance(v, str) and len(v) == 18 and v.isascii() for v in values], dtype=bool)
+    values = np.asarray(values, dtype=object)
+    usable = np.fromiter((isinstance(v, str) and len(v) == 18 and v.isascii() for v in values), dtype=bool,
+                         count=len(values))
     mat = np.zeros((len(values), 18), dtype=np.uint8)
     if usable.any():
         raw = "".join(values[usable].tolist()).encode("ascii")
@@ -543,13 +548,9 @@ def _id_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mat, usable
 
 
-def id_distance(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """For aligned ``id18`` pairs: 0 equal, 1 equal body (the check digit differs), 2 one substitution or one
-    adjacent transposition in the first 17 characters, 3 otherwise or when either is missing (int8)."""
-    ma, ua = _id_matrix(np.asarray(a, dtype=object))
-    mb, ub = _id_matrix(np.asarray(b, dtype=object))
+def id_matrix_distance(ma: np.ndarray, mb: np.ndarray) -> np.ndarray:
+    """``id_distance`` of aligned rows of two ``id_matrix`` matrices (both usable)."""
     out = np.full(len(ma), 3, dtype=np.int8)
-    both = ua & ub
     diff = ma[:, :17] != mb[:, :17]
     n_diff = diff.sum(axis=1)
     first = diff.argmax(axis=1)
@@ -557,102 +558,44 @@ def id_distance(a: pd.Series, b: pd.Series) -> np.ndarray:
     nxt = np.minimum(first + 1, 16)
     swapped = ((n_diff == 2) & (nxt == first + 1) & diff[rows, nxt]
                & (ma[rows, first] == mb[rows, nxt]) & (ma[rows, nxt] == mb[rows, first]))
-    out[both & ((n_diff == 1) | swapped)] = 2
-    out[both & (n_diff == 0)] = 1
-    out[both & (n_diff == 0) & (ma[:, 17] == mb[:, 17])] = 0
+    out[(n_diff == 1) | swapped] = 2
+    out[n_diff == 0] = 1
+    out[(n_diff == 0) & (ma[:, 17] == mb[:, 17])] = 0
+    return out
+
+
+def id_distance(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """For aligned ``id18`` pairs: 0 equal, 1 equal body (the check digit differs), 2 one substitution or one
+    adjacent transposition in the first 17 characters, 3 otherwise or when either is missing (int8)."""
+    ma, ua = id_matrix(np.asarray(a, dtype=object))
+    mb, ub = id_matrix(np.asarray(b, dtype=object))
+    out = np.full(len(ma), 3, dtype=np.int8)
+    both = ua & ub
+    out[both] = id_matrix_distance(ma[both], mb[both])
     return out
 
 
 def jaro_winkler(s1: str, s2: str, prefix_scale: float = 0.1, boost_threshold: float = 0.7) -> float:
-    """Jaro–Winkler similarity of two strings (reference implementation; ``jaro_winkler_many`` is the
-    vectorized one). The Winkler prefix bonus (common prefix up to 4) applies above ``boost_threshold``."""
-    if s1 == s2:
-        return 1.0
-    n1, n2 = len(s1), len(s2)
-    if not n1 or not n2:
-        return 0.0
-    window = max(max(n1, n2) // 2 - 1, 0)
-    used = [False] * n2
-    matched1 = []
-    for i, c in enumerate(s1):
-        for j in range(max(0, i - window), min(n2, i + window + 1)):
-            if not used[j] and s2[j] == c:
-                used[j] = True
-                matched1.append(c)
-                break
-    m = len(matched1)
-    if not m:
-        return 0.0
-    matched2 = [c for j, c in enumerate(s2) if used[j]]
-    t = sum(x != y for x, y in zip(matched1, matched2, strict=True)) // 2
-    jaro = (m / n1 + m / n2 + (m - t) / m) / 3
-    if jaro <= boost_threshold:
-        return jaro
-    prefix = 0
-    for x, y in zip(s1[:4], s2[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * prefix_scale * (1 - jaro)
-
-
-def _codes(strings: np.ndarray, width: int) -> np.ndarray:
-    """N×width uint32 code points (0-padded; longer strings cut to ``width``)."""
-    arr = np.asarray([s[:width] for s in strings], dtype=f"<U{width}")
-    return arr.view(np.uint32).reshape(len(arr), width)
+    """Jaro–Winkler similarity of two strings (``rapidfuzz.distance.JaroWinkler``): the Winkler prefix
+    bonus (common prefix up to 4, ``prefix_scale`` a character) applies above a Jaro similarity of 0.7,
+    the only ``boost_threshold`` rapidfuzz knows."""
+    if boost_threshold != 0.7:
+        raise ValueError("jaro_winkler: rapidfuzz boosts above a Jaro similarity of 0.7 only")
+    return float(JaroWinkler.similarity(s1, s2, prefix_weight=prefix_scale))
 
 
 def jaro_winkler_many(s1: np.ndarray, s2: np.ndarray, prefix_scale: float = 0.1,
                       boost_threshold: float = 0.7, chunk: int = 100_000, max_len: int = 48) -> np.ndarray:
-    """``jaro_winkler`` of aligned string arrays, in numpy (strings cut at ``max_len`` characters)."""
-    out = np.empty(len(s1), dtype=float)
-    for start in range(0, len(s1), chunk):
-        out[start:start + chunk] = _jw_chunk(np.asarray(s1[start:start + chunk], dtype=object),
-                                             np.asarray(s2[start:start + chunk], dtype=object),
-                                             prefix_scale, boost_threshold, max_len)
-    return out
-
-
-def _jw_chunk(s1: np.ndarray, s2: np.ndarray, prefix_scale: float, boost_threshold: float,
-              max_len: int) -> np.ndarray:
-    n = len(s1)
-    if not n:
-        return np.empty(0)
-    l1 = np.minimum(np.fromiter(map(len, s1), dtype=np.int64, count=n), max_len)
-    l2 = np.minimum(np.fromiter(map(len, s2), dtype=np.int64, count=n), max_len)
-    w1, w2 = max(int(l1.max()), 1), max(int(l2.max()), 1)
-    a, b = _codes(s1, w1), _codes(s2, w2)
-    window = np.maximum(np.maximum(l1, l2) // 2 - 1, 0)
-    used_b = np.zeros((n, w2), dtype=bool)
-    used_a = np.zeros((n, w1), dtype=bool)
-    pos = np.arange(w2)
-    rows = np.arange(n)
-    for i in range(w1):
-        lo, hi = np.maximum(i - window, 0), np.minimum(i + window + 1, l2)
-        cand = (b == a[:, i:i + 1]) & ~used_b & (pos >= lo[:, None]) & (pos < hi[:, None])
-        cand &= (i < l1)[:, None]
-        has = cand.any(axis=1)
-        j = cand.argmax(axis=1)
-        used_a[has, i] = True
-        used_b[rows[has], j[has]] = True
-    m = used_a.sum(axis=1)
-    k = min(w1, w2)
-    seq_a = np.full((n, k), -1, dtype=np.int64)
-    seq_b = np.full((n, k), -2, dtype=np.int64)
-    ra, ca = np.nonzero(used_a)
-    seq_a[ra, (np.cumsum(used_a, axis=1) - 1)[ra, ca]] = a[ra, ca]
-    rb, cb = np.nonzero(used_b)
-    seq_b[rb, (np.cumsum(used_b, axis=1) - 1)[rb, cb]] = b[rb, cb]
-    t = ((seq_a != seq_b) & (np.arange(k) < m[:, None])).sum(axis=1) // 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jaro = np.where(m > 0, (m / np.maximum(l1, 1) + m / np.maximum(l2, 1) + (m - t) / np.maximum(m, 1)) / 3,
-                        0.0)
-    p = min(4, w1, w2)
-    same = (a[:, :p] == b[:, :p]) & (np.arange(p) < np.minimum(l1, l2)[:, None])
-    prefix = np.cumprod(same, axis=1).sum(axis=1)
-    jw = np.where(jaro > boost_threshold, jaro + prefix * prefix_scale * (1 - jaro), jaro)
-    equal = (l1 == l2) & np.array([x == y for x, y in zip(s1, s2, strict=True)], dtype=bool)
-    return np.where(equal, 1.0, np.where((l1 == 0) | (l2 == 0), 0.0, jw))
+    """``jaro_winkler`` of aligned string arrays (``rapidfuzz.process.cpdist``, one thread; strings cut at
+    ``max_len`` characters; ``chunk`` is kept for callers and not needed)."""
+    if boost_threshold != 0.7:
+        raise ValueError("jaro_winkler_many: rapidfuzz boosts above a Jaro similarity of 0.7 only")
+    a = [str(x)[:max_len] for x in s1]
+    b = [str(x)[:max_len] for x in s2]
+    if not a:
+        return np.empty(0, dtype=float)
+    return np.asarray(cpdist(a, b, scorer=JaroWinkler.similarity, scorer_kwargs={"prefix_weight": prefix_scale},
+                             dtype=np.float64, workers=1), dtype=float)
 
 
 def _key_pinyin(key: object) -> str:
