@@ -88,6 +88,14 @@ def detect_signals(settings: Settings, db_url: str, fire_time: datetime, freq: s
              summary.period.date(), len(live), int((live["status"] == "opened").sum()))
 
 
+def resolve_persons(settings: Settings, db_url: str, fire_time: datetime, full: bool = False) -> None:
+    """Match the parties ingested since the last run against the known persons (daily, after the ingest),
+    or re-fit and re-resolve everything (``full``: the 1st of the month); repeats and groups follow."""
+    summary = _in_store(settings, db_url, lambda session: pipeline.run_persons(session, settings, fire_time, full))
+    log.info("persons (%s): %d records resolved, %d persons, %d merged, %d groups", summary.mode, summary.resolved,
+             summary.persons, summary.merged, summary.groups)
+
+
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
     """The scheduler with riskwatch's jobs, in the city's time zone."""
     scheduler = BlockingScheduler(timezone=settings.timezone,
@@ -101,6 +109,16 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
 
     scheduler.add_job(run_ingest, trigger, id="ingest_inbox", name="daily ingest of the export inbox",
                       replace_existing=True)
+    for full, job_id, cron in ((False, "persons_daily", CronTrigger(hour=2, minute=0, timezone=settings.timezone)),
+                               (True, "persons_monthly_full", CronTrigger(day=1, hour=2, minute=30,
+                                                                          timezone=settings.timezone))):
+        def run_persons(full: bool = full, cron: CronTrigger = cron) -> None:
+            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
+            resolve_persons(settings, db_url, fire, full)
+
+        scope = "full" if full else "new records"
+        scheduler.add_job(run_persons, cron, id=job_id, name=f"persons, repeats and groups ({scope})",
+                          replace_existing=True)
     for freq, job_id, cron in (("W", "forecast_weekly", CronTrigger(day_of_week="mon", hour=3, minute=0,
                                                                      timezone=settings.timezone)),
                                ("M", "forecast_monthly", CronTrigger(day=1, hour=3, minute=30,

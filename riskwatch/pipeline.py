@@ -41,6 +41,7 @@ from riskwatch.store import (
 if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is used, not at CLI start-up
     from riskwatch.forecast.engine import EngineOptions
     from riskwatch.forecast.standalone import RegularSeries
+    from riskwatch.persons.profile import PersonProfile
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +414,9 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], "series_id"]}
     labels = {name: m.label or name for name, m in settings.mappings.items()}
     extra = case_signals(cases, cases[DUE], cutoff, freq, settings.taxonomy, settings.regions, labels)
+    groups = _group_signals(session, settings, cases, cutoff, freq)
+    if len(groups):
+        extra = pd.concat([extra, groups], ignore_index=True) if len(extra) else groups
     labeler = _artifact_labeler(cases, catalog, settings, ds, freq)
     result = step(scores, recent, catalog, previous, period, policy, freq, history, labeler, extra, confirmed)
     states = result.states
@@ -426,6 +430,16 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
                          data_end=data_end.to_pydatetime() if data_end is not None else None,
                          series=len(scores), scored=int((scores[C.STATE] == C.SCORED).sum()),
                          insufficient=int((scores[C.STATE] == C.INSUFFICIENT).sum()), states=states)
+
+
+def _group_signals(session: Session, settings: Settings, cases: pd.DataFrame, cutoff: pd.Timestamp, freq: str
+                   ) -> pd.DataFrame:
+    """Findings on the groups the last persons run found (grown, spread to a new township, escalated)."""
+    from riskwatch.persons.groups import group_findings
+    from riskwatch.store.persons import load_groups
+
+    groups, members, group_cases = load_groups(session)
+    return group_findings(groups, members, group_cases, cases, cutoff, freq, settings.regions, settings.taxonomy)
 
 
 def _forecast_upper(session: Session, freq: str, period: pd.Timestamp) -> pd.Series:
@@ -469,3 +483,204 @@ def _artifact_labeler(cases: pd.DataFrame, catalog: pd.DataFrame, settings: Sett
         return out
 
     return label
+
+
+# --- persons ---------------------------------------------------------------------------------------
+PERSON_CASE_COLUMNS = ("source", "source_id", "channel", "received_at", "closed_at", "category_code", "region_code",
+                       "level", "is_group", "headcount", "status", "content", "summary")
+
+
+@dataclass(frozen=True)
+class PersonsSummary:
+    """What ``run_persons`` did, and what the demo and the CLI show of it (all personal data masked)."""
+
+    run_id: int
+    mode: str                 # "full" | "incremental"
+    records: int              # recorded parties in the store
+    resolved: int             # records (re)resolved by this run: all in a full run, the new and changed ones else
+    removed: int              # records no longer in the store, dropped from the register
+    persons: int
+    merged: int               # known persons merged into another by this run
+    pairs: int
+    repeats: int              # cases that repeat an earlier one of the same person and matter
+    groups: int
+    top_repeaters: pd.DataFrame   # person_id, name (masked), cases, repeats, matters, last_received
+    largest_groups: pd.DataFrame  # groups.GROUP columns of the largest groups
+    repeat_share: pd.DataFrame    # 重复信访占比 per month and district ("" = the city): period, region_code,
+                                  # cases, repeats, share
+
+
+def run_persons(session: Session, settings: Settings, now: datetime, full: bool = False,
+                options: object | None = None) -> PersonsSummary:
+    """Resolve every stored party into a person, then derive matters (repeat petitions) and groups.
+
+    Incremental by default: records that are new or changed since the last run are matched against the
+    persons already known with the stored model; ``full`` (or no earlier run) re-fits the model and
+    re-resolves everything, keeping person ids where the records agree (``registry.assign_person_ids``).
+    Analysts' merges and splits apply in both modes. Matters and groups are derived again in full and
+    replace the stored ones; a re-run with nothing new changes nothing.
+    """
+    from riskwatch.persons import features as F
+    from riskwatch.persons import linkage as L
+    from riskwatch.persons import registry as R
+    from riskwatch.store import persons as store
+
+    opts = options if isinstance(options, L.LinkageOptions) else L.LinkageOptions()
+    records = store.load_party_records(session)
+    records[R.RECORD_HASH] = R.record_hash(records)
+    stored = store.load_person_records(session)
+    last = store.load_latest_run(session)
+    constraints = R.constraints_from(store.load_decisions(session))
+    todo, gone = R.plan_records(records, stored)
+    feats = F.party_features(records)
+    run_id = store.next_run_id(session)
+    incremental = not full and last is not None and bool(last["model"]) and len(stored) > 0
+    merged: dict[str, str] = {}
+    if not incremental:
+        res = L.resolve(feats, opts, constraints)
+        previous = stored.set_index("record_id")["person_id"] if len(stored) else pd.Series(dtype=object)
+        rows = records.assign(person_id=R.assign_person_ids(records["record_id"], res.labels, previous),
+                              confidence=res.confidence, run_id=run_id)
+        store.save_person_records(session, rows, replace_all=True)
+        model, pairs, resolved = res.model.to_dict(), res.pairs, len(records)
+    else:
+        assert last is not None
+        model, pairs, resolved = last["model"], 0, int(todo.sum())
+        if resolved:
+            known = feats.loc[~todo.to_numpy()].assign(
+                person_id=records.loc[~todo.to_numpy(), "record_id"].map(stored.set_index("record_id")["person_id"])
+                .to_numpy())
+            res = L.resolve_incremental(known, feats.loc[todo.to_numpy()], L.Model.from_dict(model), opts,
+                                        constraints)
+            existing = set(known["person_id"])
+            fresh = sorted({lab for lab in res.labels if lab not in existing})
+            new_ids = dict(zip(fresh, R.assign_person_ids(fresh, fresh, pd.Series(dtype=object)), strict=True))
+            rows = records.loc[todo.to_numpy()].assign(
+                person_id=[new_ids.get(lab, lab) for lab in res.labels], confidence=res.confidence, run_id=run_id)
+            merged, pairs = dict(res.merged), res.pairs
+            store.relabel_persons(session, merged)
+        else:
+            rows = records.iloc[:0].assign(person_id=[], confidence=[], run_id=[])
+        store.save_person_records(session, rows, remove=gone)
+    register = store.load_person_records(session)
+    repeats, counts, groups, share = _derive_matters_and_groups(session, settings, feats, register)
+    info = store.PersonsRunInfo(mode="incremental" if incremental else "full", records=len(records),
+                                new_records=resolved, persons=int(register["person_id"].nunique()), pairs=pairs,
+                                merged=len(merged), model=model, started_at=now, finished_at=now)
+    run = store.save_persons_run(session, info)
+    names = records.merge(register[["record_id", "person_id"]], on="record_id").groupby("person_id")["name"]
+    top = counts.head(10).copy()
+    top.insert(1, "name", [_masked_name(names, p) for p in top["person_id"]])
+    return PersonsSummary(run_id=run, mode=info.mode, records=len(records), resolved=resolved, removed=len(gone),
+                          persons=info.persons, merged=len(merged), pairs=pairs, repeats=int(repeats["is_repeat"].sum()),
+                          groups=len(groups), top_repeaters=top, largest_groups=groups.head(10), repeat_share=share)
+
+
+def resolve_file(in_path: Path, out_path: Path, with_confidence: bool = False) -> tuple[int, int]:
+    """The standalone mode: resolve the parties of ``in_path`` (``ingest.party_file``) into persons and
+    write ``record_id,person_id`` (and ``confidence``) to ``out_path`` in input order; the person id is the
+    smallest record id of the person, so it does not depend on row order. Returns (records, persons)."""
+    from riskwatch.ingest.party_file import read_party_file
+    from riskwatch.persons import features as F
+    from riskwatch.persons import linkage as L
+
+    parties = read_party_file(in_path)
+    res = L.resolve(F.party_features(parties))
+    out = pd.DataFrame({"record_id": parties["record_id"], "person_id": res.labels})
+    if with_confidence:
+        out["confidence"] = pd.Series(res.confidence).round(4)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(out_path, index=False)
+    return len(out), int(out["person_id"].nunique())
+
+
+def decide_persons(session: Session, kind: str, person: str, other: str | None, records: list[str] | None,
+                   reason: str, created_by: str, now: datetime) -> str:
+    """An analyst's decision, recorded and applied to the register at once: ``merge`` joins person
+    ``other`` into ``person``; ``split`` takes ``records`` out of ``person`` as a person of their own. Later
+    runs keep it (``registry.constraints_from``). Returns a one-line account."""
+    from riskwatch.persons import registry as R
+    from riskwatch.store import persons as store
+
+    register = store.load_person_records(session)
+    if register.empty:
+        raise ValueError("no persons in the store yet: run `riskwatch persons` first")
+    by_person = register.groupby("person_id")["record_id"].apply(list)
+    if person not in by_person.index:
+        raise ValueError(f"no person {person}")
+    mine = by_person[person]
+    if kind == "merge":
+        if other is None or other not in by_person.index:
+            raise ValueError(f"no person {other}")
+        if other == person:
+            raise ValueError("a person cannot be merged with itself")
+        did = store.add_decision(session, "merge", mine, by_person[other], reason, created_by, now)
+        store.relabel_persons(session, {other: person})
+        return f"decision {did}: {other} ({len(by_person[other])} records) merged into {person}"
+    chosen = sorted(set(records or ()))
+    foreign = [r for r in chosen if r not in set(mine)]
+    if foreign:
+        raise ValueError(f"record(s) {', '.join(foreign[:5])} are not records of {person}")
+    rest = sorted(set(mine) - set(chosen))
+    if not chosen or not rest:
+        raise ValueError(f"a split needs some but not all of the {len(mine)} records of {person}")
+    did = store.add_decision(session, "split", chosen, rest, reason, created_by, now)
+    taken = set(by_person.index)
+    new_id = R.new_person_id(chosen[0])
+    salt = 0
+    while new_id in taken:
+        salt += 1
+        new_id = R.new_person_id(f"{chosen[0]}#{salt}")
+    store.move_records(session, chosen, new_id)
+    return f"decision {did}: {len(chosen)} records of {person} are now person {new_id}"
+
+
+def person_profile(session: Session, settings: Settings, person_id: str, as_of: pd.Timestamp) -> PersonProfile:
+    """The profile of one person (``persons.profile.PersonProfile``), personal data masked."""
+    from riskwatch.persons.profile import person_profile as build
+    from riskwatch.store import persons as store
+
+    register = store.load_person_records(session)
+    mine = register.loc[register["person_id"] == person_id]
+    if mine.empty:
+        raise ValueError(f"no person {person_id}")
+    parties = store.load_party_records(session)
+    records = mine.merge(parties.drop(columns=["source", "source_id", "seq"]), on="record_id")
+    keys = set(zip(mine["source"], mine["source_id"], strict=True))
+    cases = load_cases(session, columns=PERSON_CASE_COLUMNS)
+    cases = cases.loc[[k in keys for k in zip(cases["source"], cases["source_id"], strict=True)]]
+    groups, members, _ = store.load_groups(session)
+    years = range(int(cases["received_at"].min().year) if len(cases) else as_of.year, as_of.year + 1)
+    windows = cal.sensitive_windows(settings.periods, years)
+    return build(person_id, records, cases, store.load_matters(session), members, groups, windows, as_of)
+
+
+def _derive_matters_and_groups(session: Session, settings: Settings, feats: pd.DataFrame, register: pd.DataFrame
+                               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Matters and repeats of every case, then groups; stored (replacing the last run's). Returns
+    (matters, per-person repeat counts, groups, the monthly repeat share per district and city)."""
+    from riskwatch.persons import groups as G
+    from riskwatch.persons import repeats as RP
+    from riskwatch.store import persons as store
+
+    cases = load_cases(session, columns=PERSON_CASE_COLUMNS)
+    case_persons = register[["source", "source_id", "person_id"]].drop_duplicates()
+    matters = RP.find_matters(cases, case_persons)
+    store.save_matters(session, matters)
+    per_person, _ = RP.repeat_counts(matters.merge(cases, on=["source", "source_id"]), case_persons)
+    keys = feats[["record_id", "phone_key", "address_key"]].merge(register[["record_id", "person_id"]], on="record_id")
+    graph = G.build_graph(cases.merge(matters[["source", "source_id", "matter_id"]], on=["source", "source_id"]),
+                          case_persons, keys[["person_id", "phone_key", "address_key"]],
+                          joint_min_persons=settings.group.min_headcount)
+    groups, members, group_cases = G.find_groups(graph, cases, case_persons)
+    _, previous, _ = store.load_groups(session)
+    groups, members, group_cases = G.carry_group_ids(groups, members, group_cases, previous)
+    store.save_groups(session, groups, members, group_cases)
+    return matters, per_person, groups, RP.repeat_share(cases, matters, "M", 6)
+
+
+def _masked_name(names: pd.core.groupby.SeriesGroupBy, person_id: str) -> str:
+    from riskwatch.ingest.identity import mask_name
+
+    values = names.get_group(person_id).dropna()
+    return (mask_name(values.mode().sort_values().iloc[0]) if len(values) else None) or "（无名）"

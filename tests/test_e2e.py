@@ -172,6 +172,7 @@ def test_demo_command_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert "受理量" in result.output
     assert "未来 4 周受理量预测" in result.output and "forecast run" in result.output
-    assert "5/5 detecting" in result.output and "预警信号（" in result.output   # the latest week's signals
+    assert "重复信访人" in result.output and "最大的群体" in result.output   # persons, masked
+    assert "6/6 detecting" in result.output and "预警信号（" in result.output   # the latest week's signals
     assert (tmp_path / "var" / "riskwatch.db").exists()
     shutil.rmtree(tmp_path / "var")

@@ -17,8 +17,8 @@ def test_schedule_has_ingest_and_forecast_jobs(tmp_path: Path) -> None:
     settings = load_settings()
     scheduler = build_scheduler(settings, f"sqlite:///{tmp_path}/j.db", tmp_path)
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"ingest_inbox", "forecast_weekly", "forecast_monthly", "detect_weekly",
-                         "detect_monthly"}
+    assert set(jobs) == {"ingest_inbox", "persons_daily", "persons_monthly_full", "forecast_weekly",
+                         "forecast_monthly", "detect_weekly", "detect_monthly"}
     tz = ZoneInfo(settings.timezone)
     after = datetime(2026, 11, 24, 12, 0, tzinfo=tz)   # a Tuesday
     weekly = jobs["forecast_weekly"].trigger.get_next_fire_time(None, after)
@@ -27,6 +27,10 @@ def test_schedule_has_ingest_and_forecast_jobs(tmp_path: Path) -> None:
     assert (monthly.month, monthly.day) == (12, 1)
     detect = jobs["detect_weekly"].trigger.get_next_fire_time(None, after)
     assert (detect.weekday(), detect.day, detect.hour) == (0, 30, 4)   # after the weekly forecast
+    persons = jobs["persons_daily"].trigger.get_next_fire_time(None, after)
+    assert (persons.day, persons.hour) == (25, 2)   # every night, after the 01:30 ingest
+    full = jobs["persons_monthly_full"].trigger.get_next_fire_time(None, after)
+    assert (full.month, full.day, full.hour, full.minute) == (12, 1, 2, 30)
     monthly_detect = jobs["detect_monthly"].trigger.get_next_fire_time(None, after)
     assert (monthly_detect.day, monthly_detect.hour, monthly_detect.minute) == (1, 4, 30)
 

@@ -377,6 +377,116 @@ class Silence(Base):
     expires_at: Mapped[ts]
 
 
+# --- persons ---------------------------------------------------------------------------------------
+class PersonsRun(Base):
+    """One ``riskwatch persons`` run: full (every record re-resolved, the model re-fitted) or incremental
+    (new and changed records matched against the persons already known, with the stored model)."""
+
+    __tablename__ = "persons_runs"
+
+    id: Mapped[intpk]
+    mode: Mapped[str] = mapped_column(String(16))
+    records: Mapped[count]
+    new_records: Mapped[count]
+    persons: Mapped[count]
+    pairs: Mapped[count]
+    merged: Mapped[count]
+    model: Mapped[str] = mapped_column(Text)  # JSON: Fellegi–Sunter m, u and prior (linkage.Model.to_dict)
+    started_at: Mapped[ts]
+    finished_at: Mapped[ts_opt]
+
+
+class PersonRecord(Base):
+    """The person a recorded party belongs to. ``record_id`` is ``<source>:<source_id>:<seq>``, the party's
+    natural key (party rows are rewritten when a case is updated); ``record_hash`` is a digest of the fields
+    resolution reads, so a corrected name or ID number makes the record be resolved again."""
+
+    __tablename__ = "person_records"
+    __table_args__ = (UniqueConstraint("record_id"), Index(None, "person_id"), Index(None, "source", "source_id"))
+
+    id: Mapped[intpk]
+    record_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[code]
+    source_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    record_hash: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[int] = mapped_column(Integer)
+
+
+class PersonDecision(Base):
+    """An analyst's merge or split, in record ids: a merge joins ``left`` and ``right`` into one person; a
+    split keeps them apart. Later runs, full or incremental, apply every decision (``linkage.Constraints``)."""
+
+    __tablename__ = "person_decisions"
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(8))
+    left: Mapped[str] = mapped_column(Text)   # JSON list of record ids
+    right: Mapped[str] = mapped_column(Text)  # JSON list of record ids
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[ts]
+
+
+class CaseMatter(Base):
+    """The matter of a case (重复信访: the same person raising the same matter again), from the last run."""
+
+    __tablename__ = "case_matters"
+    __table_args__ = (UniqueConstraint("source", "source_id"), Index(None, "matter_id"))
+
+    id: Mapped[intpk]
+    source: Mapped[code]
+    source_id: Mapped[str] = mapped_column(String(128))
+    matter_id: Mapped[str] = mapped_column(String(255))
+    is_repeat: Mapped[bool] = mapped_column(Boolean)
+    repeat_of_source: Mapped[code_opt]
+    repeat_of_source_id: Mapped[str | None] = mapped_column(String(128))
+    similarity: Mapped[real_opt]
+
+
+class PersonGroup(Base):
+    """An organised group (a community of the persons graph) as the last run found it."""
+
+    __tablename__ = "person_groups"
+    __table_args__ = (UniqueConstraint("group_id"),)
+
+    id: Mapped[intpk]
+    group_id: Mapped[str] = mapped_column(String(32))
+    size: Mapped[count]
+    cases: Mapped[count]
+    group_cases: Mapped[count]
+    first_seen: Mapped[ts_opt]
+    last_seen: Mapped[ts_opt]
+    max_level: Mapped[code_opt]
+    levels: Mapped[str] = mapped_column(Text)     # JSON list
+    townships: Mapped[str] = mapped_column(Text)  # JSON list of township codes
+    category_code: Mapped[code_opt]
+    central: Mapped[str] = mapped_column(Text)    # JSON list of person ids
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"), Index(None, "person_id"))
+
+    id: Mapped[intpk]
+    group_id: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str] = mapped_column(String(32))
+    joined_at: Mapped[ts_opt]
+    centrality: Mapped[real_opt]
+
+
+class GroupCase(Base):
+    __tablename__ = "group_cases"
+    __table_args__ = (UniqueConstraint("group_id", "source", "source_id"),)
+
+    id: Mapped[intpk]
+    group_id: Mapped[str] = mapped_column(String(32))
+    source: Mapped[code]
+    source_id: Mapped[str] = mapped_column(String(128))
+
+
 cases_table = Case.__table__
 parties_table = Party.__table__
 events_table = CaseEvent.__table__
@@ -391,3 +501,10 @@ detect_runs_table = DetectRun.__table__
 detect_scores_table = DetectScore.__table__
 signals_table = SignalState.__table__
 silences_table = Silence.__table__
+persons_runs_table = PersonsRun.__table__
+person_records_table = PersonRecord.__table__
+person_decisions_table = PersonDecision.__table__
+case_matters_table = CaseMatter.__table__
+person_groups_table = PersonGroup.__table__
+group_members_table = GroupMember.__table__
+group_cases_table = GroupCase.__table__

@@ -1,0 +1,222 @@
+"""Persons in the store: the record -> person register, runs with their model, analysts' decisions, matters
+(repeat petitions) and groups.
+
+``person_records`` is keyed by the party's natural key (``<source>:<source_id>:<seq>``) because party rows
+are rewritten when a case is updated. Matters and groups are derived in full by every run and replaced
+(a re-run gives the same rows); the register is updated in place (an incremental run writes only what
+changed). Functions take the session and never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from riskwatch import schema as S
+from riskwatch.store.cases import frame_records
+from riskwatch.store.models import (
+    case_matters_table,
+    cases_table,
+    group_cases_table,
+    group_members_table,
+    parties_table,
+    person_decisions_table,
+    person_groups_table,
+    person_records_table,
+    persons_runs_table,
+)
+
+PERSON_RECORD_COLUMNS: tuple[str, ...] = ("record_id", S.SOURCE, S.SOURCE_ID, S.SEQ, "person_id", "confidence",
+                                          "record_hash", "run_id")
+MATTER_COLUMNS: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, "matter_id", "is_repeat", "repeat_of_source",
+                                   "repeat_of_source_id", "similarity")
+GROUP_COLUMNS: tuple[str, ...] = ("group_id", "size", "cases", "group_cases", "first_seen", "last_seen",
+                                  "max_level", "levels", "townships", "category_code", "central")
+GROUP_JSON_COLUMNS: tuple[str, ...] = ("levels", "townships", "central")
+MEMBER_COLUMNS: tuple[str, ...] = ("group_id", "person_id", "joined_at", "centrality")
+GROUP_CASE_COLUMNS: tuple[str, ...] = ("group_id", S.SOURCE, S.SOURCE_ID)
+DECISION_COLUMNS: tuple[str, ...] = ("id", "kind", "left", "right", "reason", "created_by", "created_at")
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class PersonsRunInfo:
+    mode: str            # "full" | "incremental"
+    records: int
+    new_records: int
+    persons: int
+    pairs: int
+    merged: int
+    model: Mapping[str, Any]
+    started_at: datetime
+    finished_at: datetime
+
+
+def load_party_records(session: Session) -> pd.DataFrame:
+    """Every stored party as a record to resolve: ``record_id, source, source_id, seq, name, id_number,
+    phone, address, district`` (the district of its case: the first 6 characters of the case region),
+    ``received_at, category_code, case_region``; ordered by record id."""
+    p, c = parties_table.c, cases_table.c
+    stmt = (select(c.source, c.source_id, p.seq, p.name, p.id_number, p.phone, p.address, c.received_at,
+                   c.category_code, c.region_code)
+            .join(cases_table, c.id == p.case_id).order_by(c.source, c.source_id, p.seq))
+    names = [S.SOURCE, S.SOURCE_ID, S.SEQ, S.NAME, S.ID_NUMBER, S.PHONE, S.ADDRESS, S.RECEIVED_AT,
+             S.CATEGORY_CODE, "case_region"]
+    out = pd.DataFrame.from_records(session.connection().execute(stmt).all(), columns=names)
+    out[S.SEQ] = out[S.SEQ].astype(int)
+    out[S.RECEIVED_AT] = pd.to_datetime(out[S.RECEIVED_AT])
+    out["district"] = out["case_region"].fillna("").str[:6]
+    out.insert(0, "record_id", out[S.SOURCE] + ":" + out[S.SOURCE_ID] + ":" + out[S.SEQ].astype(str))
+    return out.sort_values("record_id", ignore_index=True)
+
+
+def load_person_records(session: Session) -> pd.DataFrame:
+    """The register: ``PERSON_RECORD_COLUMNS``, ordered by record id."""
+    c = person_records_table.c
+    rows = session.connection().execute(select(*[c[n] for n in PERSON_RECORD_COLUMNS]).order_by(c.record_id)).all()
+    return pd.DataFrame.from_records(rows, columns=list(PERSON_RECORD_COLUMNS))
+
+
+def save_person_records(session: Session, rows: pd.DataFrame, remove: Iterable[str] = (),
+                        replace_all: bool = False) -> None:
+    """Write register rows (``PERSON_RECORD_COLUMNS``): with ``replace_all`` the register becomes exactly
+    ``rows``; otherwise the records ``remove`` and those in ``rows`` are deleted, then ``rows`` inserted."""
+    S.require_columns(rows.columns, PERSON_RECORD_COLUMNS, "save_person_records")
+    conn = session.connection()
+    t = person_records_table
+    if replace_all:
+        conn.execute(delete(t))
+    else:
+        gone = sorted({*remove, *rows["record_id"]})
+        for i in range(0, len(gone), 900):
+            conn.execute(delete(t).where(t.c.record_id.in_(gone[i:i + 900])))
+    _insert(session, t, rows, PERSON_RECORD_COLUMNS)
+
+
+def relabel_persons(session: Session, mapping: Mapping[str, str]) -> None:
+    """Move every record of person ``old`` to person ``new`` for each ``old -> new``."""
+    t = person_records_table
+    for old, new in sorted(mapping.items()):
+        session.connection().execute(update(t).where(t.c.person_id == old).values(person_id=new))
+
+
+def move_records(session: Session, record_ids: Sequence[str], person_id: str) -> None:
+    """Put the records ``record_ids`` under ``person_id`` (an analyst's split)."""
+    t = person_records_table
+    ids = sorted(record_ids)
+    for i in range(0, len(ids), 900):
+        session.connection().execute(update(t).where(t.c.record_id.in_(ids[i:i + 900])).values(
+            person_id=person_id, confidence=1.0))
+
+
+def save_persons_run(session: Session, run: PersonsRunInfo) -> int:
+    """Record a run and its fitted model; returns its id."""
+    return int(session.connection().execute(insert(persons_runs_table).values(
+        mode=run.mode, records=run.records, new_records=run.new_records, persons=run.persons, pairs=run.pairs,
+        merged=run.merged, model=json.dumps(dict(run.model), sort_keys=True), started_at=run.started_at,
+        finished_at=run.finished_at).returning(persons_runs_table.c.id)).scalar_one())
+
+
+def next_run_id(session: Session) -> int:
+    """The id the next run row will most likely get (for tagging register rows before the run is saved)."""
+    got = session.connection().execute(select(persons_runs_table.c.id).order_by(persons_runs_table.c.id.desc())
+                                       .limit(1)).scalar_one_or_none()
+    return int(got or 0) + 1
+
+
+def load_latest_run(session: Session) -> dict[str, Any] | None:
+    """The latest run (its model decoded from JSON, the last full run's when it was incremental), or None."""
+    t = persons_runs_table.c
+    got = session.connection().execute(select(persons_runs_table).order_by(t.id.desc()).limit(1)).mappings().first()
+    if got is None:
+        return None
+    run = dict(got)
+    run["model"] = json.loads(run["model"]) if run["model"] else {}
+    return run
+
+
+def add_decision(session: Session, kind: str, left: Sequence[str], right: Sequence[str], reason: str,
+                 created_by: str, created_at: datetime) -> int:
+    """Record an analyst's merge or split of two sets of record ids; returns its id."""
+    if kind not in ("merge", "split"):
+        raise ValueError(f"a decision is 'merge' or 'split', not {kind!r}")
+    if not reason.strip():
+        raise ValueError("a merge or split needs a reason")
+    if not left or not right or set(left) & set(right):
+        raise ValueError("a merge or split needs two non-empty, disjoint sets of records")
+    return int(session.connection().execute(insert(person_decisions_table).values(
+        kind=kind, left=json.dumps(sorted(left)), right=json.dumps(sorted(right)), reason=reason.strip(),
+        created_by=created_by, created_at=created_at).returning(person_decisions_table.c.id)).scalar_one())
+
+
+def load_decisions(session: Session) -> pd.DataFrame:
+    """Every decision (``DECISION_COLUMNS``; ``left`` and ``right`` as lists), oldest first."""
+    c = person_decisions_table.c
+    rows = session.connection().execute(select(*[c[n] for n in DECISION_COLUMNS]).order_by(c.created_at, c.id)).all()
+    out = pd.DataFrame.from_records(rows, columns=list(DECISION_COLUMNS))
+    for col in ("left", "right"):
+        out[col] = [json.loads(v) for v in out[col]]
+    return out
+
+
+def save_matters(session: Session, matters: pd.DataFrame) -> None:
+    """Replace the matters of every case (``MATTER_COLUMNS``)."""
+    S.require_columns(matters.columns, MATTER_COLUMNS, "save_matters")
+    session.connection().execute(delete(case_matters_table))
+    _insert(session, case_matters_table, matters, MATTER_COLUMNS)
+
+
+def load_matters(session: Session) -> pd.DataFrame:
+    c = case_matters_table.c
+    rows = session.connection().execute(select(*[c[n] for n in MATTER_COLUMNS]).order_by(c.source, c.source_id)).all()
+    return pd.DataFrame.from_records(rows, columns=list(MATTER_COLUMNS))
+
+
+def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame) -> None:
+    """Replace the groups with these (``GROUP_COLUMNS``, ``MEMBER_COLUMNS``, ``GROUP_CASE_COLUMNS``)."""
+    S.require_columns(groups.columns, GROUP_COLUMNS, "save_groups(groups)")
+    S.require_columns(members.columns, MEMBER_COLUMNS, "save_groups(members)")
+    S.require_columns(group_cases.columns, GROUP_CASE_COLUMNS, "save_groups(group_cases)")
+    conn = session.connection()
+    for table in (group_cases_table, group_members_table, person_groups_table):
+        conn.execute(delete(table))
+    groups = groups.assign(**{c: [json.dumps(list(v), ensure_ascii=False) for v in groups[c]]
+                              for c in GROUP_JSON_COLUMNS})
+    _insert(session, person_groups_table, groups, GROUP_COLUMNS)
+    _insert(session, group_members_table, members, MEMBER_COLUMNS)
+    _insert(session, group_cases_table, group_cases, GROUP_CASE_COLUMNS)
+
+
+def load_groups(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(groups, members, group_cases) as the last run stored them; list columns decoded."""
+    conn = session.connection()
+    g, m, k = person_groups_table.c, group_members_table.c, group_cases_table.c
+    groups = pd.DataFrame.from_records(conn.execute(select(*[g[n] for n in GROUP_COLUMNS])
+                                                    .order_by(g.size.desc(), g.group_id)).all(),
+                                       columns=list(GROUP_COLUMNS))
+    for col in GROUP_JSON_COLUMNS:
+        groups[col] = [json.loads(v) for v in groups[col]]
+    for col in ("first_seen", "last_seen"):
+        groups[col] = pd.to_datetime(groups[col])
+    members = pd.DataFrame.from_records(conn.execute(select(*[m[n] for n in MEMBER_COLUMNS])
+                                                     .order_by(m.group_id, m.person_id)).all(),
+                                        columns=list(MEMBER_COLUMNS))
+    members["joined_at"] = pd.to_datetime(members["joined_at"])
+    cases = pd.DataFrame.from_records(conn.execute(select(*[k[n] for n in GROUP_CASE_COLUMNS])
+                                                   .order_by(k.group_id, k.source, k.source_id)).all(),
+                                      columns=list(GROUP_CASE_COLUMNS))
+    return groups, members, cases
+
+
+def _insert(session: Session, table: Any, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    rows = frame_records(frame, columns)
+    conn = session.connection()
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(insert(table), rows[i:i + _CHUNK])
