@@ -34,9 +34,13 @@ DECISION_KINDS: tuple[str, ...] = ("merge", "split")
 def record_hash(records: pd.DataFrame) -> pd.Series:
     """A 32-character digest of ``HASHED_FIELDS`` per record (missing = empty), aligned on the index."""
     require_columns(records.columns, (RECORD_ID, *HASHED_FIELDS), "record_hash")
-    text = records[list(HASHED_FIELDS)].astype(object).where(records[list(HASHED_FIELDS)].notna(), "")
-    joined = text.astype(str).agg("\x1f".join, axis=1)
-    return joined.map(lambda s: hashlib.blake2b(s.encode(), digest_size=16).hexdigest())
+    parts = [records[f].astype(object).where(records[f].notna(), "").astype(str).to_numpy(dtype=object)
+             for f in HASHED_FIELDS]
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + "\x1f" + p
+    return pd.Series([hashlib.blake2b(s.encode(), digest_size=16).hexdigest() for s in joined],
+                     index=records.index, dtype=object)
 
 
 def new_person_id(smallest_record_id: str) -> str:
