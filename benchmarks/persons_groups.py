@@ -48,7 +48,8 @@ import pandas as pd
 from riskwatch import schema as S
 from riskwatch.config import load_settings, resolve_database_url
 from riskwatch.persons.features import party_features
-from riskwatch.persons.groups import build_graph, find_groups, group_findings
+from riskwatch.persons.group_signals import group_findings
+from riskwatch.persons.groups import build_graph, find_groups
 from riskwatch.store import load_cases, load_parties, make_engine, make_session
 
 CASE_COLUMNS = [S.SOURCE, S.SOURCE_ID, S.RECEIVED_AT, S.CATEGORY_CODE, S.REGION_CODE, S.LEVEL, S.IS_GROUP,

@@ -39,7 +39,8 @@ import pandas as pd
 
 from riskwatch.config import load_settings
 from riskwatch.persons.features import FEATURE_COLUMNS, party_features
-from riskwatch.persons.linkage import PERSON_ID, Model, resolve, resolve_incremental
+from riskwatch.persons.fellegi_sunter import Model
+from riskwatch.persons.linkage import PERSON_ID, resolve, resolve_incremental
 from riskwatch.persons.metrics import cluster_scores
 from riskwatch.schema import RegionLevel
 from riskwatch.synth.model import build_city

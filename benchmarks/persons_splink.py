@@ -15,7 +15,7 @@ source_id, seq) for its true ``person_id``. A short profile of the data is print
 What Splink is given (the cleaning its docs ask for, nothing that needs the truth):
 
 - ``name``: NFKC, whitespace removed; anonymous or surname-only forms (王先生, 李女士, 匿名, a lone
-  surname) become null, i.e. no evidence either way, as in ``riskwatch.persons.linkage``.
+  surname) become null, i.e. no evidence either way, as in ``riskwatch.persons.comparison``.
 - ``name_pinyin``: toneless pinyin of the name (pypinyin), the phonetic key Splink's docs suggest
   deriving (they use double metaphone for English): homophone typos (魏梅 / 魏媚) and traditional /
   simplified forms agree on it.

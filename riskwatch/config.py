@@ -216,6 +216,20 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
+class PersonsSettings:
+    """``[persons]`` in ``settings.toml``: identity resolution, repeat petitions, groups and their signals."""
+
+    match_threshold: float = 0.95          # match probability above which two records are one person
+    repeat_text_similarity: float = 0.5    # complaint texts this alike (TF-IDF cosine) tell the same matter
+    group_min_size: int = 5                # a group has at least this many members ...
+    group_min_households: int = 3          # ... from at least this many households
+    group_growth_weeks: int = 4            # growth signal: new members counted over this many weeks,
+    group_growth_min_new: int = 5          #   at least this many,
+    group_growth_min_share: float = 0.25   #   and at least this share of the group
+    group_escalation_level: str = "city"   # reaching this level or higher for the first time is a signal
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     chunk_rows: int
     max_field_chars: int
@@ -237,6 +251,7 @@ class Settings:
     holidays: HolidayOverrides = field(default_factory=HolidayOverrides)
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    persons: PersonsSettings = field(default_factory=PersonsSettings)
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -477,6 +492,34 @@ def load_detect_settings(doc: Mapping[str, Any], path: Path) -> DetectSettings:
     return out
 
 
+def load_persons_settings(doc: Mapping[str, Any], path: Path) -> PersonsSettings:
+    """Validate ``[persons]`` of ``settings.toml`` (every key optional)."""
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(PersonsSettings)}
+    unknown = set(doc) - set(known)
+    if unknown:
+        raise ConfigError(str(path), "persons", f"unknown key(s): {', '.join(sorted(unknown))}")
+    for name, v in doc.items():
+        default = getattr(PersonsSettings(), name)
+        kind = type(default)
+        ok = (isinstance(v, str) if kind is str else isinstance(v, int) and not isinstance(v, bool)
+              if kind is int else isinstance(v, (int, float)) and not isinstance(v, bool))
+        if not ok:
+            raise ConfigError(str(path), f"persons.{name}", f"expected {kind.__name__}, got {v!r}")
+        values[name] = kind(v)
+    out = replace(PersonsSettings(), **values)
+    for name in ("match_threshold", "repeat_text_similarity", "group_growth_min_share"):
+        if not 0 < getattr(out, name) <= 1:
+            raise ConfigError(str(path), f"persons.{name}", f"out of range (0, 1]: {getattr(out, name)!r}")
+    for name in ("group_min_size", "group_min_households", "group_growth_weeks", "group_growth_min_new"):
+        if getattr(out, name) < 1:
+            raise ConfigError(str(path), f"persons.{name}", f"must be at least 1: {getattr(out, name)!r}")
+    if out.group_escalation_level not in {"district", "city", "province", "national"}:
+        raise ConfigError(str(path), "persons.group_escalation_level",
+                          f"one of district, city, province, national, got {out.group_escalation_level!r}")
+    return out
+
+
 def _forecast_levels(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
     """``["all:city", "top:district", ...]``; city and district levels must be whole (they are reconciled
     together), so a level may be left out only at the township level or at the leaf level."""
@@ -580,4 +623,5 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
         holidays=load_holiday_overrides(root / "holidays.toml"),
         forecast=load_forecast_settings(base.get("forecast", {}), root / "settings.toml"),
         detect=load_detect_settings(base.get("detect", {}), root / "settings.toml"),
+        persons=load_persons_settings(base.get("persons", {}), root / "settings.toml"),
     )

@@ -435,11 +435,16 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
 def _group_signals(session: Session, settings: Settings, cases: pd.DataFrame, cutoff: pd.Timestamp, freq: str
                    ) -> pd.DataFrame:
     """Findings on the groups the last persons run found (grown, spread to a new township, escalated)."""
-    from riskwatch.persons.groups import group_findings
+    from riskwatch.persons.group_signals import GroupSignalOptions, group_findings
     from riskwatch.store.persons import load_groups
 
     groups, members, group_cases = load_groups(session)
-    return group_findings(groups, members, group_cases, cases, cutoff, freq, settings.regions, settings.taxonomy)
+    p = settings.persons
+    options = GroupSignalOptions(growth_weeks=p.group_growth_weeks, growth_min_new=p.group_growth_min_new,
+                                 growth_min_share=p.group_growth_min_share,
+                                 escalation_min_level=p.group_escalation_level)
+    return group_findings(groups, members, group_cases, cases, cutoff, freq, settings.regions, settings.taxonomy,
+                          options)
 
 
 def _forecast_upper(session: Session, freq: str, period: pd.Timestamp) -> pd.Series:
@@ -510,8 +515,7 @@ class PersonsSummary:
                                   # cases, repeats, share
 
 
-def run_persons(session: Session, settings: Settings, now: datetime, full: bool = False,
-                options: object | None = None) -> PersonsSummary:
+def run_persons(session: Session, settings: Settings, now: datetime, full: bool = False) -> PersonsSummary:
     """Resolve every stored party into a person, then derive matters (repeat petitions) and groups.
 
     Incremental by default: records that are new or changed since the last run are matched against the
@@ -525,7 +529,7 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     from riskwatch.persons import registry as R
     from riskwatch.store import persons as store
 
-    opts = options if isinstance(options, L.LinkageOptions) else L.LinkageOptions()
+    opts = L.LinkageOptions(threshold=settings.persons.match_threshold)
     records = store.load_party_records(session)
     records[R.RECORD_HASH] = R.record_hash(records)
     stored = store.load_person_records(session)
@@ -665,14 +669,16 @@ def _derive_matters_and_groups(session: Session, settings: Settings, feats: pd.D
 
     cases = load_cases(session, columns=PERSON_CASE_COLUMNS)
     case_persons = register[["source", "source_id", "person_id"]].drop_duplicates()
-    matters = RP.find_matters(cases, case_persons)
+    options = RP.RepeatOptions(text_threshold=settings.persons.repeat_text_similarity)
+    matters = RP.find_matters(cases, case_persons, options)
     store.save_matters(session, matters)
     per_person, _ = RP.repeat_counts(matters.merge(cases, on=["source", "source_id"]), case_persons)
     keys = feats[["record_id", "phone_key", "address_key"]].merge(register[["record_id", "person_id"]], on="record_id")
     graph = G.build_graph(cases.merge(matters[["source", "source_id", "matter_id"]], on=["source", "source_id"]),
                           case_persons, keys[["person_id", "phone_key", "address_key"]],
                           joint_min_persons=settings.group.min_headcount)
-    groups, members, group_cases = G.find_groups(graph, cases, case_persons)
+    groups, members, group_cases = G.find_groups(graph, cases, case_persons, settings.persons.group_min_size,
+                                                 min_households=settings.persons.group_min_households)
     _, previous, _ = store.load_groups(session)
     groups, members, group_cases = G.carry_group_ids(groups, members, group_cases, previous)
     store.save_groups(session, groups, members, group_cases)

@@ -80,3 +80,26 @@ def test_broken_toml_names_the_file(config_copy: Path) -> None:
     (config_copy / "categories.toml").write_text("[[category]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="categories.toml"):
         load_settings(config_copy)
+
+
+@pytest.mark.parametrize(("line", "key"), [
+    ("match_threshold = 1.5", "persons.match_threshold"),
+    ("group_min_size = \"five\"", "persons.group_min_size"),
+    ("group_escalation_level = \"township\"", "persons.group_escalation_level"),
+    ("min_group = 5", "persons"),
+])
+def test_bad_persons_settings_name_the_key(config_copy: Path, line: str, key: str) -> None:
+    path = config_copy / "settings.toml"
+    text = path.read_text(encoding="utf-8")
+    key_name = line.split(" = ")[0]
+    kept = [ln for ln in text.splitlines() if not ln.startswith(f"{key_name} =")]
+    at = kept.index("[persons]")
+    path.write_text("\n".join([*kept[:at + 1], line, *kept[at + 1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_copy)
+    assert "settings.toml" in str(err.value) and f"{key}:" in str(err.value)
+
+
+def test_persons_settings_reach_the_code() -> None:
+    p = load_settings().persons
+    assert (p.match_threshold, p.group_min_size, p.group_escalation_level) == (0.95, 5, "city")

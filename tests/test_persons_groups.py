@@ -13,16 +13,15 @@ from hypothesis import strategies as st
 
 from riskwatch import schema as S
 from riskwatch.config import Category, Region, RegionTree, Taxonomy
+from riskwatch.persons.group_signals import GroupSignalOptions, group_findings
 from riskwatch.persons.groups import (
     GROUP_CASE_COLUMNS,
     GROUP_COLUMNS,
     MEMBER_COLUMNS,
     WEIGHTS,
-    GroupSignalOptions,
     build_graph,
     carry_group_ids,
     find_groups,
-    group_findings,
     match_group_ids,
     new_group_id,
 )

@@ -29,6 +29,8 @@ import pandas as pd
 
 from riskwatch import schema as S
 from riskwatch.config import RegionTree, Taxonomy
+from riskwatch.detect.lifecycle import findings_frame
+from riskwatch.detect.sentences import day_text
 from riskwatch.forecast.base import period_start
 
 NEEDED: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, S.RECEIVED_AT, S.CLOSED_AT, S.CATEGORY_CODE,
@@ -71,7 +73,7 @@ def case_signals(cases: pd.DataFrame, due: pd.Series, as_of: pd.Timestamp, perio
         rows += [_row(kind, rec, d, as_of, start, taxonomy, regions, source_labels or {})
                  for rec, d in zip(records, due_at.iloc[pos], strict=True)]
     rows.sort(key=lambda r: (KIND_ORDER.index(S.SignalKind(r[S.KIND])), r["_source"], r["_source_id"]))
-    return _frame(rows)
+    return findings_frame(rows)
 
 
 def _masks(frame: pd.DataFrame, due: pd.Series, as_of: pd.Timestamp,
@@ -133,18 +135,18 @@ def _evidence(rec: Record) -> dict[str, Any]:
 def _predicate(kind: S.SignalKind, ev: Mapping[str, Any], is_open: bool, closed: pd.Timestamp | None,
                as_of: pd.Timestamp) -> str:
     """What happened to the case, with its numbers, after its name."""
-    tail = "，仍未办结" if is_open else f"，已于 {_day(closed, as_of)} 办结"
+    tail = "，仍未办结" if is_open else f"，已于 {day_text(closed, as_of)} 办结"
     if kind == S.SignalKind.ESCALATION:
         level = S.Level(ev["level"])
         reached = "已进京" if level == S.Level.NATIONAL else f"已到{S.LEVEL_LABELS[level]}级"
         group = f"（群体访 {ev['headcount']} 人）" if ev["is_group"] else ""
         return f"{reached}{group}{tail}"
     if kind == S.SignalKind.OVERDUE:
-        return f"已超期 {ev['days_overdue']} 天（期限 {_day(pd.Timestamp(ev['due']), as_of)}）{tail}"
+        return f"已超期 {ev['days_overdue']} 天（期限 {day_text(pd.Timestamp(ev['due']), as_of)}）{tail}"
     if kind == S.SignalKind.RETURNED:
         unit = f"（现承办单位 {ev['handling_unit']}）" if ev["handling_unit"] else ""
         return f"已被退单 {ev['returned_count']} 次{unit}{tail}"
-    return f"已于 {_day(closed, as_of)} 办结，群众评价不满意"
+    return f"已于 {day_text(closed, as_of)} 办结，群众评价不满意"
 
 
 def _where(rec: Record, taxonomy: Taxonomy | None, regions: RegionTree | None) -> str:
@@ -155,20 +157,3 @@ def _where(rec: Record, taxonomy: Taxonomy | None, regions: RegionTree | None) -
     if regions is not None and reg in regions.regions:
         reg = regions.regions[reg].name
     return f"{cat} · {reg}"
-
-
-def _day(t: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
-    """``10 月 28 日``; with the year when it is not the year of ``as_of``'s period."""
-    if t is None:
-        return ""
-    md = f"{t.month} 月 {t.day} 日"
-    return md if t.year == (as_of - _DAY).year else f"{t.year} 年 {md}"
-
-
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=list(S.SIGNAL_COLUMNS))
-    out[S.PERIOD] = pd.to_datetime(out[S.PERIOD]).astype("datetime64[ns]")
-    for col in (S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE):
-        out[col] = out[col].astype(float)
-    out[S.EVIDENCE] = out[S.EVIDENCE].astype(object)
-    return out.reset_index(drop=True)

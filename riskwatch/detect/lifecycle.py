@@ -68,6 +68,17 @@ class SignalPolicy:
                              "shift_ratio > 1")
 
 
+def findings_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Finding rows (dicts with ``SIGNAL_COLUMNS``; other keys dropped) as the frame ``advance`` reads:
+    ``period`` datetime64[ns], the figures float, ``evidence`` dicts."""
+    out = pd.DataFrame(rows, columns=list(S.SIGNAL_COLUMNS))
+    out[S.PERIOD] = pd.to_datetime(out[S.PERIOD]).astype("datetime64[ns]")
+    for col in (S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE):
+        out[col] = out[col].astype(float)
+    out[S.EVIDENCE] = out[S.EVIDENCE].astype(object)
+    return out.reset_index(drop=True)
+
+
 def empty_states() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in STATE_COLUMNS})
 

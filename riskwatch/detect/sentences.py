@@ -26,6 +26,14 @@ def month_text(ts: pd.Timestamp) -> str:
     return f"{ts.year} 年 {ts.month} 月"
 
 
+def day_text(t: pd.Timestamp | None, as_of: pd.Timestamp) -> str:
+    """``10 月 28 日``; with the year when it is not the year of the period ending just before ``as_of``."""
+    if t is None:
+        return ""
+    md = f"{t.month} 月 {t.day} 日"
+    return md if t.year == (as_of - pd.Timedelta(days=1)).year else f"{t.year} 年 {md}"
+
+
 def period_text(start: pd.Timestamp, freq: str) -> str:
     """«10 月 19 日当周», «2026 年 10 月», «10 月 19 日»."""
     start = pd.Timestamp(start)

@@ -2,8 +2,9 @@
 
 Why: one person is written down differently on every case (``王 芳`` / ``王芳`` / ``汪芳``, an ID with a
 wrong check digit, ``+86 138-1234-5678``, ``XX市东湖区…3号楼2单元501室`` / ``东湖区…3幢2单元501``).
-``persons.linkage`` compares records field by field (Fellegi–Sunter) and blocks on exact keys, so each
-field is reduced here to a canonical key that equal things share, plus the helpers that grade near misses:
+``persons.comparison`` compares records field by field (Fellegi–Sunter) and ``persons.blocking`` blocks on
+exact keys, so each field is reduced here to a canonical key that equal things share, plus the helpers that
+grade near misses:
 ``id_distance`` (check digit / one typo / transposition) and ``name_similarity`` (homophone, Jaro–Winkler
 from rapidfuzz).
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from riskwatch.persons.linkage import Constraints
+from riskwatch.persons.clustering import Constraints
 from riskwatch.schema import require_columns
 
 RECORD_ID = "record_id"
