@@ -119,3 +119,21 @@ def test_detect_reads_the_stored_groups(store: str, small_config: Path) -> None:
     group_kinds = found.loc[found["kind"].str.startswith("group_")]
     assert len(group_kinds) > 0 and group_kinds["subject"].isin(set(groups["group_id"])).all()
     assert group_kinds["sentence"].str.contains("群体").all()
+
+
+def test_runs_and_decisions_on_both_backends(db_url: str, small_config: Path, small_city: Path) -> None:
+    assert ingest(small_config, db_url, small_city).exit_code == 0
+    first = run(small_config, db_url, "persons")
+    assert first.exit_code == 0, first.output
+    register = _register(db_url)
+    sizes = register.groupby("person_id").size()
+    person = sizes.loc[sizes >= 2].index[0]
+    record = register.loc[register["person_id"] == person, "record_id"].iloc[0]
+    assert run(small_config, db_url, "persons", "split", person, "--records", record, "--reason", "r").exit_code == 0
+    again = run(small_config, db_url, "persons", "--full")
+    assert again.exit_code == 0, again.output
+    now = _register(db_url).set_index("record_id")["person_id"]
+    assert now[record] != person and len(now) == len(register)
+    assert len(table(db_url, "case_matters")) == len(table(db_url, "cases"))
+    groups = table(db_url, "person_groups")
+    assert len(groups) == len(table(db_url, "group_members")["group_id"].unique())
