@@ -298,3 +298,20 @@ def test_incremental_refuses_record_ids_already_known(city_known: tuple) -> None
     known, _, model = city_known
     with pytest.raises(ValueError, match="already known"):
         resolve_incremental(known, known.iloc[:1][list(FEATURE_COLUMNS)], model)
+
+
+def test_a_caller_giving_only_a_surname_does_not_chain_father_and_son() -> None:
+    """王先生 on the family phone links to the father (0.99) and to the son (0.98): without the cluster
+    rule the chain makes them one person; with it the son stays apart, unless an ID number ties them."""
+    from riskwatch.persons.clustering import NameRule, cluster
+
+    pairs = pd.DataFrame({"left": [0, 1], "right": [1, 2]})        # 王建国–王先生, 王先生–王小明
+    gamma = pd.DataFrame({"id": [-1, -1], "phone": [0, 0], "name": [-1, -1], "address": [0, 0],
+                          "district": [0, 0]})
+    prob = np.array([0.99, 0.98])
+    names = NameRule(code=np.array([0, -1, 1]), compatible=lambda x, y: x == y)
+    ids = ["h03", "h10", "h04"]
+    assert list(cluster(ids, ["", "", ""], pairs, prob, gamma, 0.95)) == ["h03", "h03", "h03"]
+    assert list(cluster(ids, ["", "", ""], pairs, prob, gamma, 0.95, names=names)) == ["h03", "h03", "h04"]
+    tied = cluster(ids, ["X", "", "X"], pairs, prob, gamma, 0.95, names=names)   # one valid ID number
+    assert list(tied) == ["h03", "h03", "h03"]

@@ -7,9 +7,14 @@ the name (and district) alone, or whose full names differ outright without a sha
 (``never_linked``). Labels are the smallest record id of each cluster, so the result does not depend on
 row order.
 
+A cluster also never joins another whose full names are all unlike its own (no pair the same, homophones
+or similar), unless they hold the same valid ID number (``NameRule``): the pairwise rule keeps 王建国 and
+王小明 apart, but a caller who gave only 王先生 on the family phone links to both, and without this the
+chain would make father and son one person. Anonymous and surname-only records carry no name.
+
 Speed: the sequential union-find runs only on the connected components of links where a constraint could
-refuse a union (two valid ID numbers, an analyst's split): elsewhere its result is the connected component
-itself.
+refuse a union (two valid ID numbers, an analyst's split, two different full names): elsewhere its result
+is the connected component itself.
 
 ``cluster`` does it all for scored pairs; ``make_links``, ``link_records`` and ``smallest_record_ids`` are
 its steps, for ``linkage`` to run on encoded records (with the known persons of an incremental run).
@@ -17,8 +22,8 @@ its steps, for ``linkage`` to run on encoded records (with the known persons of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -46,6 +51,15 @@ class ConstraintConflict(ValueError):
 
 
 NO_CONSTRAINTS = Constraints()   # no analysts' decisions (the default)
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """The full name of each record as a code (-1: not a full name) and whether two codes can name one
+    person (the same, homophones or similar): a cluster never joins one whose names are all unlike its own."""
+
+    code: np.ndarray
+    compatible: Callable[[int, int], bool] = field(compare=False)
 
 
 def never_linked(gamma: pd.DataFrame) -> np.ndarray:
@@ -117,29 +131,32 @@ def _components(n: int, links: Links) -> np.ndarray:
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
-def _constrained(comp: np.ndarray, valid_id: np.ndarray, links: Links) -> np.ndarray:
-    """Mask of the components where a constraint could refuse a union: two valid ID numbers or a
-    record on a side of a cannot-link."""
+def _constrained(comp: np.ndarray, valid_id: np.ndarray, links: Links, names: NameRule | None) -> np.ndarray:
+    """Mask of the components where a constraint could refuse a union: two valid ID numbers, two
+    different full names, or a record on a side of a cannot-link."""
     flagged = np.zeros(int(comp.max(initial=-1)) + 1, dtype=bool)
-    has = valid_id >= 0
-    if has.any():
-        comps, _, _ = unique_pairs(comp[has], valid_id[has])
-        per_comp = np.bincount(comps, minlength=len(flagged))
-        flagged |= per_comp > 1
+    for codes in (valid_id, names.code if names is not None else None):
+        if codes is None:
+            continue
+        has = codes >= 0
+        if has.any():
+            comps, _, _ = unique_pairs(comp[has], codes[has])
+            flagged |= np.bincount(comps, minlength=len(flagged)) > 1
     for pos in links.sides:
         flagged[comp[pos]] = True
     return flagged
 
 
-def link_records(n: int, rank: np.ndarray, valid_id: np.ndarray, links: Links) -> tuple[np.ndarray, np.ndarray]:
+def link_records(n: int, rank: np.ndarray, valid_id: np.ndarray, links: Links, names: NameRule | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(root, confidence)`` per record: the person (a component code) each record belongs to, and the
     probability of the strongest accepted link inside its person (1.0 alone or must-linked)."""
     comp = _components(n, links)
-    flagged = _constrained(comp, valid_id, links)
+    flagged = _constrained(comp, valid_id, links, names)
     root = comp.copy()
     todo = flagged[comp]
     if todo.any():
-        root[todo] = _union_find(np.flatnonzero(todo), rank, valid_id, links) + comp.max() + 1
+        root[todo] = _union_find(np.flatnonzero(todo), rank, valid_id, links, names) + comp.max() + 1
     same = root[links.left] == root[links.right]
     conf = np.where(np.bincount(root, minlength=int(root.max(initial=0)) + 1)[root] == 1, 1.0, 0.0)
     np.maximum.at(conf, links.left[same], links.prob[same])
@@ -149,7 +166,8 @@ def link_records(n: int, rank: np.ndarray, valid_id: np.ndarray, links: Links) -
     return root, conf
 
 
-def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, links: Links) -> np.ndarray:
+def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, links: Links,
+                names: NameRule | None = None) -> np.ndarray:
     """The sequential, constrained union-find on the records ``members`` (whole components): initial
     groups, then must-link pairs, then links strongest first, ties by record ids. Returns a root per
     member (a position)."""
@@ -157,6 +175,13 @@ def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, lin
     parent = list(range(len(members)))
     ids: list[set[int]] = [{int(valid_id[p])} if valid_id[p] >= 0 else set() for p in members]
     sides: list[set[tuple[int, int]]] = [set(links.sides.get(int(p), ())) for p in members]
+    full: list[set[int]] = ([{int(names.code[p])} if names.code[p] >= 0 else set() for p in members]
+                            if names is not None else [set() for _ in members])
+
+    def unlike(ra: int, rb: int) -> bool:   # both have full names and none of one is like one of the other
+        if names is None or not full[ra] or not full[rb] or full[ra] & full[rb]:
+            return False
+        return not any(names.compatible(x, y) for x in full[ra] for y in full[rb])
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -168,6 +193,7 @@ def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, lin
         parent[rb] = ra
         ids[ra] |= ids[rb]
         sides[ra] |= sides[rb]
+        full[ra] |= full[rb]
 
     def split(ra: int, rb: int) -> bool:   # the two clusters hold opposite sides of a cannot-link
         return any((k, 1 - s) in sides[rb] for k, s in sides[ra])
@@ -182,8 +208,8 @@ def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, lin
                     join(ra, rb)
             else:
                 first[g] = k
-    for (a, b), names in zip(zip(links.must_a.tolist(), links.must_b.tolist(), strict=True), links.must_ids,
-                             strict=True):
+    for (a, b), pair in zip(zip(links.must_a.tolist(), links.must_b.tolist(), strict=True), links.must_ids,
+                            strict=True):
         if a not in local:
             continue
         ra, rb = find(local[a]), find(local[b])
@@ -191,7 +217,7 @@ def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, lin
             continue
         if split(ra, rb):
             bad = next(k for k, s in sides[ra] if (k, 1 - s) in sides[rb])
-            raise ConstraintConflict(names, bad)
+            raise ConstraintConflict(pair, bad)
         join(ra, rb)
     inside = np.zeros(len(rank), dtype=bool)
     inside[members] = True
@@ -206,6 +232,8 @@ def _union_find(members: np.ndarray, rank: np.ndarray, valid_id: np.ndarray, lin
             continue   # two different valid ID numbers: two persons
         if split(ra, rb):
             continue   # an analyst split these records
+        if unlike(ra, rb) and not ids[ra] & ids[rb]:
+            continue   # other full names and no ID number in common: a chain through 王先生, not a person
         join(ra, rb)
     return members[np.array([find(k) for k in range(len(members))], dtype=np.int64)]
 
@@ -225,7 +253,8 @@ def smallest_record_ids(root: np.ndarray, rank: np.ndarray, record_ids: np.ndarr
 
 
 def cluster(record_ids: Sequence[str], valid_ids: Sequence[str], pairs: pd.DataFrame, prob: np.ndarray,
-            gamma: pd.DataFrame, threshold: float, constraints: Constraints = NO_CONSTRAINTS) -> np.ndarray:
+            gamma: pd.DataFrame, threshold: float, constraints: Constraints = NO_CONSTRAINTS,
+            names: NameRule | None = None) -> np.ndarray:
     """Cluster label (the smallest record id of the cluster) of each record.
 
     Links (probability >= ``threshold``, not ``never_linked``) are taken strongest first, ties by record ids;
@@ -236,7 +265,7 @@ def cluster(record_ids: Sequence[str], valid_ids: Sequence[str], pairs: pd.DataF
     rank = np.empty(len(rid), dtype=np.int64)
     rank[np.argsort(rid, kind="stable")] = np.arange(len(rid))
     valid = factorize(pd.Series(list(valid_ids), dtype=object))[0]
-    root, _ = link_records(len(rid), rank, valid, make_links(rid, pairs, prob, gamma, threshold, constraints))
+    root, _ = link_records(len(rid), rank, valid, make_links(rid, pairs, prob, gamma, threshold, constraints), names)
     return smallest_record_ids(root, rank, rid)
 
 

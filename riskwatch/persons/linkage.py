@@ -29,11 +29,12 @@ from riskwatch.persons.clustering import (
     NO_CONSTRAINTS,
     ConstraintConflict,
     Constraints,
+    NameRule,
     link_records,
     make_links,
     smallest_record_ids,
 )
-from riskwatch.persons.comparison import compare
+from riskwatch.persons.comparison import NAME_SIMILAR, compare
 from riskwatch.persons.encoding import Coded, encode, factorize
 from riskwatch.persons.fellegi_sunter import Model, estimate, name_frequencies, score
 from riskwatch.schema import require_columns
@@ -79,9 +80,29 @@ def resolve(feats: pd.DataFrame, options: LinkageOptions = LinkageOptions(),
                      seed=options.seed)
     prob = score(c, pairs, gamma, model)
     links = make_links(c.record_id, pairs, prob, gamma, options.threshold, constraints)
-    root, conf = link_records(len(c), c.rank, c.valid_id, links)
+    root, conf = link_records(len(c), c.rank, c.valid_id, links, name_rule(c))
     return Resolution(labels=smallest_record_ids(root, c.rank, c.record_id), confidence=conf, model=model,
                       pairs=len(pairs), skipped_groups=skipped, merged={})
+
+
+def name_rule(c: Coded) -> NameRule:
+    """The full name of each record and when two names can be one person's: the same key, the same
+    pinyin (homophones) or Jaro–Winkler of the characters at least ``NAME_SIMILAR`` (as ``compare``)."""
+    code = np.where(c.full, c.name, -1).astype(np.int64)
+    pinyin = np.full(len(c.names), -1, dtype=np.int64)
+    pinyin[c.name] = c.pinyin
+    cache: dict[tuple[int, int], bool] = {}
+
+    def compatible(x: int, y: int) -> bool:
+        key = (x, y) if x < y else (y, x)
+        got = cache.get(key)
+        if got is None:
+            got = bool(x == y or pinyin[x] == pinyin[y]
+                       or F.jaro_winkler(str(c.names[x]), str(c.names[y])) >= NAME_SIMILAR)
+            cache[key] = got
+        return got
+
+    return NameRule(code=code, compatible=compatible)
 
 
 # --- incremental ----------------------------------------------------------------------------------
@@ -150,7 +171,7 @@ def resolve_incremental(known: pd.DataFrame, new: pd.DataFrame, model: Model,
     person = np.r_[np.full(n_new, "", dtype=object), part[PERSON_ID].astype(str).to_numpy(dtype=object)]
     person_code, person_names = factorize(person)
     links = make_links(c.record_id, pairs, prob, gamma, options.threshold, constraints, initial=person_code)
-    root, conf = link_records(len(c), c.rank, c.valid_id, links)
+    root, conf = link_records(len(c), c.rank, c.valid_id, links, name_rule(c))
     labels, merged = _incremental_labels(root, c, person_code, person_names)
     return Resolution(labels=labels[:n_new], confidence=conf[:n_new], model=model, pairs=len(pairs),
                       skipped_groups=skipped, merged=merged)
