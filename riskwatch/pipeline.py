@@ -648,11 +648,10 @@ def person_profile(session: Session, settings: Settings, person_id: str, as_of: 
     mine = register.loc[register["person_id"] == person_id]
     if mine.empty:
         raise ValueError(f"no person {person_id}")
-    parties = store.load_party_records(session)
+    parties = store.load_party_records(session, mine["source_id"].tolist())
     records = mine.merge(parties.drop(columns=["source", "source_id", "seq"]), on="record_id")
-    keys = set(zip(mine["source"], mine["source_id"], strict=True))
-    cases = load_cases(session, columns=PERSON_CASE_COLUMNS)
-    cases = cases.loc[[k in keys for k in zip(cases["source"], cases["source_id"], strict=True)]]
+    keys = mine[["source", "source_id"]].drop_duplicates()
+    cases = load_cases(session, columns=PERSON_CASE_COLUMNS).merge(keys, on=["source", "source_id"])
     groups, members, _ = store.load_groups(session)
     years = range(int(cases["received_at"].min().year) if len(cases) else as_of.year, as_of.year + 1)
     windows = cal.sensitive_windows(settings.periods, years)

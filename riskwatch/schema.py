@@ -272,6 +272,14 @@ class UnreadableFileError(RiskwatchError):
         self.file, self.reason = file, reason
         super().__init__(f"{file}: {reason}")
 
+    @classmethod
+    def for_rows(cls, file: str, problems: list[RowProblem], listed: int = 10) -> UnreadableFileError:
+        """A file refused as a whole for its bad rows: the first ``listed`` named by row and field."""
+        problems = sorted(problems, key=lambda p: p.row)
+        text = "; ".join(f"row {p.row}: {p.field}: {p.reason}" for p in problems[:listed])
+        more = f" (and {len(problems) - listed} more)" if len(problems) > listed else ""
+        return cls(file, f"{len(problems)} bad row(s): {text}{more}")
+
 
 @dataclass(frozen=True)
 class RowProblem:

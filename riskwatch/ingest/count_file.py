@@ -48,8 +48,5 @@ def read_count_file(path: Path) -> pd.DataFrame:
         problems.append(RowProblem(str(path), int(i) + 2, COUNT,
                                    f"{text_count.iloc[i]!r} is not a count (a number >= 0)"))
     if problems:
-        problems.sort(key=lambda p: p.row)
-        listed = "; ".join(f"row {p.row}: {p.field}: {p.reason}" for p in problems[:MAX_LISTED])
-        more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
-        raise UnreadableFileError(str(path), f"{len(problems)} bad row(s): {listed}{more}")
+        raise UnreadableFileError.for_rows(str(path), problems, MAX_LISTED)
     return pd.DataFrame({DATE: pd.DatetimeIndex(dates).normalize(), COUNT: counts.astype(float)})

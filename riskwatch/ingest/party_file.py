@@ -55,10 +55,7 @@ def read_party_file(path: Path) -> pd.DataFrame:
         problems.append(RowProblem(str(path), int(i) + 2, "record_id",
                                    f"record id {ids[i]!r} already used on row {first_row[ids[i]]}"))
     if problems:
-        problems.sort(key=lambda p: p.row)
-        listed = "; ".join(f"row {p.row}: {p.field}: {p.reason}" for p in problems[:MAX_LISTED])
-        more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
-        raise UnreadableFileError(str(path), f"{len(problems)} bad row(s): {listed}{more}")
+        raise UnreadableFileError.for_rows(str(path), problems, MAX_LISTED)
     if "district" in out.columns:
         out["district"] = pd.Series([v[:6] if isinstance(v, str) else None for v in out["district"]], dtype=object)
     return out.reset_index(drop=True)

@@ -59,14 +59,17 @@ class PersonsRunInfo:
     finished_at: datetime
 
 
-def load_party_records(session: Session) -> pd.DataFrame:
-    """Every stored party as a record to resolve: ``record_id, source, source_id, seq, name, id_number,
-    phone, address, district`` (the district of its case: the first 6 characters of the case region),
-    ``received_at, category_code, case_region``; ordered by record id."""
+def load_party_records(session: Session, source_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every stored party (or those of cases with these ``source_ids``) as a record to resolve:
+    ``record_id, source, source_id, seq, name, id_number, phone, address, district`` (the district of its
+    case: the first 6 characters of the case region), ``received_at, category_code, case_region``;
+    ordered by record id."""
     p, c = parties_table.c, cases_table.c
     stmt = (select(c.source, c.source_id, p.seq, p.name, p.id_number, p.phone, p.address, c.received_at,
                    c.category_code, c.region_code)
             .join(cases_table, c.id == p.case_id).order_by(c.source, c.source_id, p.seq))
+    if source_ids is not None:
+        stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
     names = [S.SOURCE, S.SOURCE_ID, S.SEQ, S.NAME, S.ID_NUMBER, S.PHONE, S.ADDRESS, S.RECEIVED_AT,
              S.CATEGORY_CODE, "case_region"]
     out = pd.DataFrame.from_records(session.connection().execute(stmt).all(), columns=names)
