@@ -236,8 +236,13 @@ def _write_truth(out: Path, city: City, cases: pd.DataFrame, parties: pd.DataFra
     city.outbreaks.to_csv(t / "outbreaks.csv", index=False, encoding="utf-8", lineterminator="\n")
     g = city.groups.copy()
     if len(g):
-        first = cases[cases["group_id"] != ""].groupby("group_id")["person_id"].first()
+        grouped = cases[cases["group_id"] != ""].groupby("group_id")
+        first = grouped["person_id"].first()
         g["leader_person_id"] = g["group_id"].map(lambda x: pid[first[x]] if x in first else "")
+        # the level the group's cases finally reached (cases escalated after the first export included)
+        reached = grouped["level"].max()
+        g["max_level"] = [["区", "市", "省", "进京"][int(reached[x])] if x in reached else lv
+                          for x, lv in zip(g["group_id"], g["max_level"], strict=True)]
     g.to_csv(t / "groups.csv", index=False, encoding="utf-8", lineterminator="\n")
     city.breaks.to_csv(t / "breaks.csv", index=False, encoding="utf-8", lineterminator="\n")
     pd.DataFrame(bad, columns=["file", "row_number", "source_id", "field", "reason"]).to_csv(
