@@ -308,6 +308,10 @@ def _print_stats(ctx: Context, month: pd.Period, as_of: pd.Timestamp, category_l
     rate("按期办结率", st.on_time)
     rate("实际解决率", st.resolved)
     rate("群众满意率", st.satisfied)
+    if st.repeats is not None:
+        rate("重复信访占比", st.repeats)
+    else:
+        click.echo("重复信访占比 —（尚未运行 riskwatch persons）")
     click.echo(f"群体访 {st.group_cases} 件 {st.group_headcount} 人次")
     esc = "，".join(f"{LEVEL_LABELS[Level(r.level)]} {r.cases}" for r in st.escalations.itertuples())
     click.echo(f"到达层级：{esc}")

@@ -56,6 +56,7 @@ class MonthStats:
     returns: int
     overdue_open: int  # open at as_of and past deadline (received by the month's end)
     overdue_closed: int  # concluded in the month after the deadline
+    repeats: Rate | None = None  # 重复信访占比: repeat cases / cases of the month (None: repeats not derived)
 
 
 def _change(cur: pd.Series, base: pd.Series) -> pd.Series:
@@ -81,7 +82,8 @@ def compute_month_stats(cases: pd.DataFrame, month: pd.Period, as_of: pd.Timesta
 
     Parameters
     ----------
-    cases : frame with the columns of ``NEEDED`` (``due`` from ``deadlines.effective_due``)
+    cases : frame with the columns of ``NEEDED`` (``due`` from ``deadlines.effective_due``), optionally
+        ``is_repeat`` (from ``persons.repeats.find_matters``; null where unknown) for 重复信访占比
     category_level : 1 to count by top-level category (first two code digits), 2 by leaf
     """
     S.require_columns(cases.columns, NEEDED, "compute_month_stats")
@@ -126,6 +128,8 @@ def compute_month_stats(cases: pd.DataFrame, month: pd.Period, as_of: pd.Timesta
         returns=int(in_month[S.RETURNED_COUNT].sum()),
         overdue_open=int((open_at_end & (due < horizon)).sum()),
         overdue_closed=int((concluded & (closed_at > due)).sum()),
+        repeats=(Rate(int(in_month["is_repeat"].fillna(False).astype(bool).sum()), len(in_month))
+                 if "is_repeat" in in_month.columns and in_month["is_repeat"].notna().any() else None),
     )
 
 

@@ -187,7 +187,12 @@ def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | Non
 def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
                 category_level: int = 2) -> MonthStats:
     """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``)."""
+    from riskwatch.store.persons import load_matters
+
     cases = cases_with_due(session, settings, end=as_of)
+    matters = load_matters(session)
+    if len(matters):
+        cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
     return compute_month_stats(cases, month, as_of, category_level)
 
 

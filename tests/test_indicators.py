@@ -95,3 +95,13 @@ def test_month_stats_ignores_what_was_not_yet_received() -> None:
 def test_missing_column_is_named() -> None:
     with pytest.raises(ValueError, match="compute_month_stats: missing column.*due"):
         compute_month_stats(frame([{S.RECEIVED_AT: "2024-03-10"}]), pd.Period("2024-03", "M"), T("2024-04-01"))
+
+
+def test_repeat_share_counts_the_months_repeat_cases_over_all_its_cases() -> None:
+    cases = frame([{S.RECEIVED_AT: "2024-03-01"}, {S.RECEIVED_AT: "2024-03-05"}, {S.RECEIVED_AT: "2024-03-09"},
+                   {S.RECEIVED_AT: "2024-02-01"}])
+    cases[DUE] = cases[S.RECEIVED_AT] + pd.Timedelta(days=60)
+    assert compute_month_stats(cases, pd.Period("2024-03", "M"), T("2024-03-31")).repeats is None
+    cases["is_repeat"] = [False, True, True, True]   # the February repeat is not March's
+    st = compute_month_stats(cases, pd.Period("2024-03", "M"), T("2024-03-31"))
+    assert st.repeats is not None and (st.repeats.numerator, st.repeats.denominator) == (2, 3)
