@@ -543,7 +543,7 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     todo, gone = R.plan_records(records, stored)
     feats = F.party_features(records)
     run_id = store.next_run_id(session)
-    incremental = not full and last is not None and bool(last["model"]) and len(stored) > 0
+    incremental = not full and last is not None and _usable_model(last["model"]) and len(stored) > 0
     merged: dict[str, str] = {}
     if not incremental:
         res = L.resolve(feats, opts, constraints)
@@ -661,6 +661,18 @@ def person_profile(session: Session, settings: Settings, person_id: str, as_of: 
     years = range(int(cases["received_at"].min().year) if len(cases) else as_of.year, as_of.year + 1)
     windows = cal.sensitive_windows(settings.periods, years)
     return build(person_id, records, cases, store.load_matters(session), members, groups, windows, as_of)
+
+
+def _usable_model(stored: dict[str, object]) -> bool:
+    """Whether a stored model fits the comparison fields of this version (a model stored before a field
+    was added cannot score: the run is then a full one, which fits a new model)."""
+    from riskwatch.persons.fellegi_sunter import Model
+
+    try:
+        Model.from_dict(dict(stored))
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def _derive_matters_and_groups(session: Session, settings: Settings, feats: pd.DataFrame, register: pd.DataFrame

@@ -2,7 +2,9 @@
 
 ``compare`` gives, per pair and field (``FIELDS``), a level (``LEVELS``): ID (same / same body / one typo /
 different), phone (same / different), name (same / homophone / similar / different), address (same /
-overlapping / different), district (same / different). A field missing on either side, or a name that is
+overlapping / different), district (same / different), time (the records' days within a month / a year /
+further apart: a phone or an address shared years apart says less; the EM weighs it, and on the synthetic
+city, whose petitioners come back over years, it weighs little). A field missing on either side, or a name that is
 only a surname or anonymous (王先生, 李女士, 匿名), gives no evidence either way (``NULL``), except that a
 surname-only name with another surname is a different name. Similarities (names, address tokens) are
 computed once per distinct pair of codes.
@@ -16,7 +18,7 @@ import pandas as pd
 from riskwatch.persons import features as F
 from riskwatch.persons.encoding import Coded, as_coded, unique_pairs
 
-FIELDS: tuple[str, ...] = ("id", "phone", "name", "address", "district")
+FIELDS: tuple[str, ...] = ("id", "phone", "name", "address", "district", "time")
 NULL = -1   # level of a field that gives no evidence
 LEVELS: dict[str, tuple[str, ...]] = {
     "id": ("same", "same_body", "one_typo", "different"),
@@ -24,6 +26,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "name": ("same", "homophone", "similar", "different"),
     "address": ("same", "overlap", "different"),
     "district": ("same", "different"),
+    "time": ("month", "year", "apart"),   # the records' days within 31 days, within a year, further apart
 }
 NAME_SIMILAR = 0.88      # Jaro–Winkler of the characters above which two different names are "similar"
 ADDRESS_OVERLAP = 0.8    # share of place tokens in common above which two addresses "overlap"
@@ -72,6 +75,9 @@ def _compare_chunk(c: Coded, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarr
     out["address"] = np.where(has_addr, np.select([equal_addr, overlap >= ADDRESS_OVERLAP], [0, 1], 2), NULL)
     da, db = c.district[a], c.district[b]
     out["district"] = np.where((da >= 0) & (db >= 0), np.where(da == db, 0, 1), NULL)
+    ta, tb = c.day[a], c.day[b]
+    gap = np.abs(ta - tb)
+    out["time"] = np.where((ta >= 0) & (tb >= 0), np.select([gap <= 31, gap <= 366], [0, 1], 2), NULL)
     return {f: np.asarray(v, dtype=np.int8) for f, v in out.items()}
 
 

@@ -72,6 +72,7 @@ class Coded:
     token_mat: np.ndarray    # per address_tokens code: its token ids, padded with -1
     token_size: np.ndarray   # per address_tokens code: its number of distinct tokens
     district: np.ndarray
+    day: np.ndarray          # days since 1970-01-01, -1 unknown
 
     def __len__(self) -> int:
         return len(self.record_id)
@@ -100,6 +101,7 @@ def encode(feats: pd.DataFrame) -> Coded:
         birth=factorize(feats[F.BIRTH])[0], phone=factorize(feats[F.PHONE_KEY])[0],
         address=factorize(feats[F.ADDRESS_KEY])[0], tokens=tokens, token_mat=token_mat, token_size=token_size,
         district=factorize(feats[F.DISTRICT])[0],
+        day=feats[F.DAY].fillna(-1).to_numpy(dtype=np.int64),
     )
 
 

@@ -39,6 +39,7 @@ from rapidfuzz).
   one digit repeated (``13800000000``, ``13888888888``) are dropped. ``phone_mobile``: an 11-digit mobile.
 - ``address_key`` and ``address_tokens``: see ``normalize_address``.
 - ``district``: passed through, ``""`` when absent.
+- ``day``: the day of ``received_at`` as days since 1970-01-01, -1 when absent or unreadable.
 
 Every text column is ``""`` (never missing) when there is nothing, so ``astype(bool)`` means "present".
 Names, addresses and phones are worked out once per distinct value and mapped back (``_per_unique``):
@@ -79,10 +80,11 @@ PHONE_MOBILE = "phone_mobile"
 ADDRESS_KEY = "address_key"
 ADDRESS_TOKENS = "address_tokens"
 DISTRICT = "district"
+DAY = "day"   # the day the record was made (received_at), days since 1970-01-01; -1 when unknown
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     RECORD_ID, NAME_KEY, NAME_PINYIN, SURNAME, NAME_KIND, ID18, ID_VALID, ID_BODY, BIRTH, SEX,
-    PHONE_KEY, PHONE_MOBILE, ADDRESS_KEY, ADDRESS_TOKENS, DISTRICT,
+    PHONE_KEY, PHONE_MOBILE, ADDRESS_KEY, ADDRESS_TOKENS, DISTRICT, DAY,
 )
 INPUT_COLUMNS: tuple[str, ...] = ("record_id", "name", "id_number", "phone", "address")
 
@@ -515,7 +517,8 @@ def party_features(parties: pd.DataFrame) -> pd.DataFrame:
     """The comparison features of each party (one row per input row, same index): ``FEATURE_COLUMNS``.
 
     Input columns ``record_id, name, id_number, phone, address`` (text, may be missing; ID number and
-    phone raw or normalized), optionally ``district``; other columns are ignored.
+    phone raw or normalized), optionally ``district`` and ``received_at`` (the record's day); other columns
+    are ignored.
     """
     require_columns(parties.columns, INPUT_COLUMNS, "party_features")
     idx = parties.index
@@ -525,6 +528,9 @@ def party_features(parties: pd.DataFrame) -> pd.DataFrame:
     phones = _phone_columns(parties["phone"])
     district = (parties["district"].astype(object).where(parties["district"].notna(), "")
                 if "district" in parties.columns else pd.Series("", index=idx, dtype=object))
+    received = (pd.to_datetime(parties["received_at"], errors="coerce") if "received_at" in parties.columns
+                else pd.Series(pd.NaT, index=idx))
+    day = (received.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days
     out = pd.DataFrame({
         RECORD_ID: parties["record_id"],
         NAME_KEY: _text(key, idx), NAME_PINYIN: _text(pinyin, idx), SURNAME: _text(sur, idx),
@@ -532,6 +538,7 @@ def party_features(parties: pd.DataFrame) -> pd.DataFrame:
         **ids, **phones,
         ADDRESS_KEY: _text(address_key, idx), ADDRESS_TOKENS: _text(tokens, idx),
         DISTRICT: _text(district.astype(str).to_numpy(dtype=object), idx),
+        DAY: day.fillna(-1).astype(np.int64).to_numpy(),
     }, index=idx)
     return out[list(FEATURE_COLUMNS)]
 

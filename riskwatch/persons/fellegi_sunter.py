@@ -26,8 +26,8 @@ from riskwatch.persons.encoding import Coded, as_coded
 # (not those the key fixes). Phone pairs are not a session: households share phones and would teach
 # the model that a different name is normal for one person.
 EM_SESSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("id_body", ("phone", "name", "address", "district")),
-    ("name_district", ("id", "phone", "address")),
+    ("id_body", ("phone", "name", "address", "district", "time")),
+    ("name_district", ("id", "phone", "address", "time")),
 )
 M_FLOOR = 0.001   # no level is impossible for one person (a move, a second phone, a typo)
 
