@@ -47,7 +47,7 @@ from riskwatch.synth.model import build_city
 from riskwatch.synth.records import written_parties
 
 RECORDS_PER_SCALE = 229_000     # party records of a 5-year city at scale 1 (about)
-INPUT = ["record_id", "name", "id_number", "phone", "address", "district"]
+INPUT = ["record_id", "name", "id_number", "phone", "address", "district", "received_at"]
 
 
 def make_records(n: int, seed: int = 7, years: int = 5, end: date = date(2025, 10, 31)) -> pd.DataFrame:
@@ -68,6 +68,7 @@ def make_records(n: int, seed: int = 7, years: int = 5, end: date = date(2025, 1
         "record_id": [f"C{c:08d}:{s}" for c, s in zip(case, parties["seq"].to_numpy(), strict=True)],
         "name": parties["name"], "id_number": parties["id_number"], "phone": parties["phone"],
         "address": parties["address"], "district": district[city.cases["grid"].to_numpy()[case]],
+        "received_at": pd.to_datetime(city.cases["received_at"]).to_numpy()[case],
         "person_id": city.persons["person_id"].to_numpy()[parties["person"].to_numpy()],
     })
     keep = np.sort(np.random.default_rng(seed + 3).choice(len(rec), n, replace=False))
