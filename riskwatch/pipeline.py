@@ -563,7 +563,8 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
                                         constraints)
             existing = set(known["person_id"])
             fresh = sorted({lab for lab in res.labels if lab not in existing})
-            new_ids = dict(zip(fresh, R.assign_person_ids(fresh, fresh, pd.Series(dtype=object)), strict=True))
+            new_ids = dict(zip(fresh, R.assign_person_ids(fresh, fresh, pd.Series(dtype=object), existing),
+                               strict=True))
             rows = records.loc[todo.to_numpy()].assign(
                 person_id=[new_ids.get(lab, lab) for lab in res.labels], confidence=res.confidence, run_id=run_id)
             merged, pairs = dict(res.merged), res.pairs
@@ -634,12 +635,7 @@ def decide_persons(session: Session, kind: str, person: str, other: str | None, 
     if not chosen or not rest:
         raise ValueError(f"a split needs some but not all of the {len(mine)} records of {person}")
     did = store.add_decision(session, "split", chosen, rest, reason, created_by, now)
-    taken = set(by_person.index)
-    new_id = R.new_person_id(chosen[0])
-    salt = 0
-    while new_id in taken:
-        salt += 1
-        new_id = R.new_person_id(f"{chosen[0]}#{salt}")
+    new_id = str(R.assign_person_ids(chosen[:1], chosen[:1], pd.Series(dtype=object), by_person.index)[0])
     store.move_records(session, chosen, new_id)
     return f"decision {did}: {len(chosen)} records of {person} are now person {new_id}"
 

@@ -60,12 +60,14 @@ def plan_records(records: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.Series
     return ~same, gone
 
 
-def assign_person_ids(record_ids: Iterable[str], labels: Iterable[str], previous: pd.Series) -> np.ndarray:
+def assign_person_ids(record_ids: Iterable[str], labels: Iterable[str], previous: pd.Series,
+                      reserved: Iterable[str] = ()) -> np.ndarray:
     """Person id per record (aligned with ``record_ids``) for the clusters ``labels`` of a full run.
 
     ``previous`` maps record id -> the person id it had (may be empty). A cluster keeps the previous
     person id held by most of its records, when no larger cluster keeps it (ties: more records of that
-    id, then the smaller label); other clusters get ``new_person_id(label)``.
+    id, then the smaller label); other clusters get ``new_person_id(label)``, never one of ``reserved``
+    (the persons an incremental run keeps).
     """
     frame = pd.DataFrame({RECORD_ID: list(record_ids), "label": list(labels)})
     frame["old"] = frame[RECORD_ID].map(previous)
@@ -74,7 +76,7 @@ def assign_person_ids(record_ids: Iterable[str], labels: Iterable[str], previous
     votes["size"] = votes["label"].map(size)
     votes = votes.sort_values(["n", "size", "label", "old"], ascending=[False, False, True, True])
     chosen: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
     for label, old in zip(votes["label"], votes["old"], strict=True):
         if label in chosen or old in taken:
             continue
