@@ -278,8 +278,8 @@ def _classify_han(key: str) -> tuple[str, str]:
     role = _ROLE_END.search(key)
     if role:
         head = key[:role.start()]
-        sur = _SURNAME_HEAD.fullmatch(head)
-        return (SURNAME_ONLY, sur.group(1)) if sur else (ANONYMOUS, "")
+        found = _SURNAME_HEAD.fullmatch(head)
+        return (SURNAME_ONLY, found.group(1)) if found else (ANONYMOUS, "")
     if len(key) in (2, 3) and key[0] in "老小阿" and _is_surname(key[1:]):
         return SURNAME_ONLY, key[1:]
     if len(key) == 2 and key[0] in "老小阿":

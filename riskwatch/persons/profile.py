@@ -115,7 +115,7 @@ def _masked(values: pd.Series, mask: object) -> tuple[str, ...]:
     return tuple(sorted(g for g in got if g))
 
 
-def _most_common(values: pd.Series) -> object:
+def _most_common(values: pd.Series) -> str | None:
     counts = values.dropna().value_counts()
     if counts.empty:
         return None
