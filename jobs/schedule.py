@@ -101,42 +101,29 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
     scheduler = BlockingScheduler(timezone=settings.timezone,
                                   job_defaults={"coalesce": True, "max_instances": 1,
                                                 "misfire_grace_time": 3600})
-    trigger = CronTrigger(hour=1, minute=30, timezone=settings.timezone)
 
-    def run_ingest() -> None:
-        fire = datetime.now(trigger.timezone).replace(tzinfo=None, second=0, microsecond=0)
-        ingest_inbox(settings, db_url, inbox, fire)
+    def add(job_id: str, name: str, cron: CronTrigger, work: Callable[[datetime], None]) -> None:
+        """A job that runs ``work`` with its fire time (the city's wall clock, to the minute)."""
+        def run() -> None:
+            work(datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0))
 
-    scheduler.add_job(run_ingest, trigger, id="ingest_inbox", name="daily ingest of the export inbox",
-                      replace_existing=True)
-    for full, job_id, cron in ((False, "persons_daily", CronTrigger(hour=2, minute=0, timezone=settings.timezone)),
-                               (True, "persons_monthly_full", CronTrigger(day=1, hour=2, minute=30,
-                                                                          timezone=settings.timezone))):
-        def run_persons(full: bool = full, cron: CronTrigger = cron) -> None:
-            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
-            resolve_persons(settings, db_url, fire, full)
+        scheduler.add_job(run, cron, id=job_id, name=name, replace_existing=True)
 
-        scope = "full" if full else "new records"
-        scheduler.add_job(run_persons, cron, id=job_id, name=f"persons, repeats and groups ({scope})",
-                          replace_existing=True)
-    for freq, job_id, cron in (("W", "forecast_weekly", CronTrigger(day_of_week="mon", hour=3, minute=0,
-                                                                     timezone=settings.timezone)),
-                               ("M", "forecast_monthly", CronTrigger(day=1, hour=3, minute=30,
-                                                                      timezone=settings.timezone))):
-        def run_forecast(freq: str = freq, cron: CronTrigger = cron) -> None:
-            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
-            forecast_volumes(settings, db_url, freq, fire)
+    def at(**when: object) -> CronTrigger:
+        return CronTrigger(timezone=settings.timezone, **when)
 
-        scheduler.add_job(run_forecast, cron, id=job_id, name=f"forecast of every series ({freq})",
-                          replace_existing=True)
-    for freq, job_id, cron in (("W", "detect_weekly", CronTrigger(day_of_week="mon", hour=4, minute=0,
-                                                                   timezone=settings.timezone)),
-                               ("M", "detect_monthly", CronTrigger(day=1, hour=4, minute=30,
-                                                                    timezone=settings.timezone))):
-        def run_detect(freq: str = freq, cron: CronTrigger = cron) -> None:
-            fire = datetime.now(cron.timezone).replace(tzinfo=None, second=0, microsecond=0)
-            detect_signals(settings, db_url, fire, freq)
-
-        scheduler.add_job(run_detect, cron, id=job_id, name=f"spike and case signals of the last period ({freq})",
-                          replace_existing=True)
+    add("ingest_inbox", "daily ingest of the export inbox", at(hour=1, minute=30),
+        lambda fire: ingest_inbox(settings, db_url, inbox, fire))
+    add("persons_daily", "persons, repeats and groups (new records)", at(hour=2, minute=0),
+        lambda fire: resolve_persons(settings, db_url, fire, False))
+    add("persons_monthly_full", "persons, repeats and groups (full)", at(day=1, hour=2, minute=30),
+        lambda fire: resolve_persons(settings, db_url, fire, True))
+    for freq, name, when in (("W", "weekly", {"day_of_week": "mon", "hour": 3, "minute": 0}),
+                             ("M", "monthly", {"day": 1, "hour": 3, "minute": 30})):
+        add(f"forecast_{name}", f"forecast of every series ({freq})", at(**when),
+            lambda fire, freq=freq: forecast_volumes(settings, db_url, freq, fire))
+    for freq, name, when in (("W", "weekly", {"day_of_week": "mon", "hour": 4, "minute": 0}),
+                             ("M", "monthly", {"day": 1, "hour": 4, "minute": 30})):
+        add(f"detect_{name}", f"spike and case signals of the last period ({freq})", at(**when),
+            lambda fire, freq=freq: detect_signals(settings, db_url, fire, freq))
     return scheduler

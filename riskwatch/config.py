@@ -203,7 +203,8 @@ class ForecastSettings:
 
 @dataclass(frozen=True)
 class DetectSettings:
-    """``[detect]`` in ``settings.toml``: how alarms become signals (``detect.lifecycle.SignalPolicy``)."""
+    """``[detect]`` in ``settings.toml``: how alarms become signals (``detect.lifecycle`` calls it the
+    ``SignalPolicy``). Out-of-range values raise ``ValueError`` (``ConfigError`` when read from the file)."""
 
     fdr_q: float = 0.05          # Benjamini-Hochberg level over the series of one week
     explain_share: float = 0.5   # a descendant carrying this share of a parent's excess speaks for it
@@ -213,6 +214,23 @@ class DetectSettings:
     shift_above: int = 10        #   above expectation,
     shift_alarms: int = 3        #   shift_alarms of them alarms,
     shift_ratio: float = 1.25    #   and observed / expected since it began at least this
+
+    def __post_init__(self) -> None:
+        problem = _detect_problem(self.__dict__)
+        if problem:
+            raise ValueError(f"DetectSettings: {problem[0]}: {problem[1]}")
+
+
+def _detect_problem(v: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first out-of-range value of ``[detect]`` as (key, reason), else None."""
+    for name in ("fdr_q", "stay_p", "explain_share"):
+        if not 0 < v[name] < 1 and not (name == "explain_share" and v[name] == 1):
+            return f"detect.{name}", f"out of range (0, 1): {v[name]!r}"
+    if v["close_after"] < 1 or not 1 <= v["shift_above"] <= v["shift_window"] or v["shift_alarms"] < 1:
+        return "detect", "need close_after >= 1, shift_alarms >= 1 and 1 <= shift_above <= shift_window"
+    if v["shift_ratio"] <= 1:
+        return "detect.shift_ratio", f"must be above 1: {v['shift_ratio']!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -479,17 +497,11 @@ def load_detect_settings(doc: Mapping[str, Any], path: Path) -> DetectSettings:
     unknown = set(doc) - {f.name for f in fields(DetectSettings)}
     if unknown:
         raise ConfigError(str(path), "detect", f"unknown key(s): {', '.join(sorted(unknown))}")
-    out = replace(DetectSettings(), **values)
-    shares = {"fdr_q": out.fdr_q, "stay_p": out.stay_p, "explain_share": out.explain_share}
-    for name, v in shares.items():
-        if not 0 < v < 1 and not (name == "explain_share" and v == 1):
-            raise ConfigError(str(path), f"detect.{name}", f"out of range (0, 1): {v!r}")
-    if out.close_after < 1 or not 1 <= out.shift_above <= out.shift_window or out.shift_alarms < 1:
-        raise ConfigError(str(path), "detect", "need close_after >= 1, shift_alarms >= 1 and "
-                          "1 <= shift_above <= shift_window")
-    if out.shift_ratio <= 1:
-        raise ConfigError(str(path), "detect.shift_ratio", f"must be above 1: {out.shift_ratio!r}")
-    return out
+    merged = {f.name: values.get(f.name, f.default) for f in fields(DetectSettings)}
+    problem = _detect_problem(merged)
+    if problem:
+        raise ConfigError(str(path), *problem)
+    return DetectSettings(**merged)
 
 
 def load_persons_settings(doc: Mapping[str, Any], path: Path) -> PersonsSettings:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from riskwatch.store import (
 if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is used, not at CLI start-up
     from riskwatch.forecast.engine import EngineOptions
     from riskwatch.forecast.standalone import RegularSeries
+    from riskwatch.persons.fellegi_sunter import Model
     from riskwatch.persons.profile import PersonProfile
 
 log = logging.getLogger(__name__)
@@ -385,15 +386,14 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     """Score the last complete period of every series as known at ``as_of``, update the signals and store
     the run ``(freq, as_of)``. A re-run replaces it; a run continues from the run of the previous period
     (its signal states, recent scores and confirmed level shifts)."""
-    from dataclasses import asdict
-
     from riskwatch.detect import combine as C
     from riskwatch.detect.case_signals import case_signals
-    from riskwatch.detect.lifecycle import SILENCED, SignalPolicy, silence_reasons
+    from riskwatch.detect.lifecycle import SILENCED, silence_reasons
     from riskwatch.detect.replay import RECENT_COLUMNS, step
+    from riskwatch.detect.signals import FORECAST_UPPER
     from riskwatch.store import detect as store
 
-    policy = SignalPolicy(**asdict(settings.detect))
+    policy = settings.detect
     cases = cases_with_due(session, settings, end=as_of.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
     series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)
     if series.empty:
@@ -410,7 +410,7 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     rows = [C.score_periods(wide[sid].to_numpy(), freq, [len(ds) - 1], by_series.get(sid, ()))
             .assign(series_id=sid) for sid in wide.columns]
     scores = pd.concat(rows, ignore_index=True).assign(**{DS: period})
-    scores["forecast_upper"] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
+    scores[FORECAST_UPPER] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
     recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
     recent = pd.concat([recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]], ignore_index=True)
     after_shift = recent[DS] > pd.to_datetime(recent["series_id"].map(confirmed))
@@ -532,6 +532,7 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     from riskwatch.persons import features as F
     from riskwatch.persons import linkage as L
     from riskwatch.persons import registry as R
+    from riskwatch.persons.profile import display_name
     from riskwatch.store import persons as store
 
     opts = L.LinkageOptions(threshold=settings.persons.match_threshold)
@@ -542,25 +543,25 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     constraints = R.constraints_from(store.load_decisions(session))
     todo, gone = R.plan_records(records, stored)
     feats = F.party_features(records)
-    run_id = store.next_run_id(session)
-    incremental = not full and last is not None and _usable_model(last["model"]) and len(stored) > 0
+    known_model = _stored_model(last) if not full and len(stored) else None
+    incremental = known_model is not None
+    run_id = store.start_persons_run(session, now)
     merged: dict[str, str] = {}
-    if not incremental:
+    if known_model is None:
         res = L.resolve(feats, opts, constraints)
         previous = stored.set_index("record_id")["person_id"] if len(stored) else pd.Series(dtype=object)
         rows = records.assign(person_id=R.assign_person_ids(records["record_id"], res.labels, previous),
                               confidence=res.confidence, run_id=run_id)
         store.save_person_records(session, rows, replace_all=True)
+        register = rows
         model, pairs, resolved = res.model.to_dict(), res.pairs, len(records)
     else:
-        assert last is not None
-        model, pairs, resolved = last["model"], 0, int(todo.sum())
+        model, pairs, resolved = known_model.to_dict(), 0, int(todo.sum())
         if resolved:
             known = feats.loc[~todo.to_numpy()].assign(
                 person_id=records.loc[~todo.to_numpy(), "record_id"].map(stored.set_index("record_id")["person_id"])
                 .to_numpy())
-            res = L.resolve_incremental(known, feats.loc[todo.to_numpy()], L.Model.from_dict(model), opts,
-                                        constraints)
+            res = L.resolve_incremental(known, feats.loc[todo.to_numpy()], known_model, opts, constraints)
             existing = set(known["person_id"])
             fresh = sorted({lab for lab in res.labels if lab not in existing})
             new_ids = dict(zip(fresh, R.assign_person_ids(fresh, fresh, pd.Series(dtype=object), existing),
@@ -572,16 +573,17 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
         else:
             rows = records.iloc[:0].assign(person_id=[], confidence=[], run_id=[])
         store.save_person_records(session, rows, remove=gone)
-    register = store.load_person_records(session)
+        kept = stored.loc[~stored["record_id"].isin({*gone, *rows["record_id"]})]
+        register = pd.concat([kept.assign(person_id=kept["person_id"].replace(merged)), rows], ignore_index=True)
     repeats, counts, groups, share = _derive_matters_and_groups(session, settings, feats, register)
     info = store.PersonsRunInfo(mode="incremental" if incremental else "full", records=len(records),
                                 new_records=resolved, persons=int(register["person_id"].nunique()), pairs=pairs,
                                 merged=len(merged), model=model, started_at=now, finished_at=now)
-    run = store.save_persons_run(session, info)
-    names = records.merge(register[["record_id", "person_id"]], on="record_id").groupby("person_id")["name"]
+    store.finish_persons_run(session, run_id, info)
+    names = records[["record_id", "name"]].merge(register[["record_id", "person_id"]], on="record_id")
     top = counts.head(10).copy()
-    top.insert(1, "name", [_masked_name(names, p) for p in top["person_id"]])
-    return PersonsSummary(run_id=run, mode=info.mode, records=len(records), resolved=resolved, removed=len(gone),
+    top.insert(1, "name", [display_name(names.loc[names["person_id"] == p, "name"]) for p in top["person_id"]])
+    return PersonsSummary(run_id=run_id, mode=info.mode, records=len(records), resolved=resolved, removed=len(gone),
                           persons=info.persons, merged=len(merged), pairs=pairs, repeats=int(repeats["is_repeat"].sum()),
                           groups=len(groups), top_repeaters=top, largest_groups=groups.head(10), repeat_share=share)
 
@@ -645,8 +647,7 @@ def person_profile(session: Session, settings: Settings, person_id: str, as_of: 
     from riskwatch.persons.profile import person_profile as build
     from riskwatch.store import persons as store
 
-    register = store.load_person_records(session)
-    mine = register.loc[register["person_id"] == person_id]
+    mine = store.load_person_records(session, person_id)
     if mine.empty:
         raise ValueError(f"no person {person_id}")
     parties = store.load_party_records(session, mine["source_id"].tolist())
@@ -659,16 +660,17 @@ def person_profile(session: Session, settings: Settings, person_id: str, as_of: 
     return build(person_id, records, cases, store.load_matters(session), members, groups, windows, as_of)
 
 
-def _usable_model(stored: dict[str, object]) -> bool:
-    """Whether a stored model fits the comparison fields of this version (a model stored before a field
-    was added cannot score: the run is then a full one, which fits a new model)."""
+def _stored_model(last: dict[str, Any] | None) -> Model | None:
+    """The last run's model, when there is one that fits the comparison fields of this version (a model
+    stored before a field was added cannot score: the run is then a full one, which fits a new model)."""
     from riskwatch.persons.fellegi_sunter import Model
 
+    if last is None or not last["model"]:
+        return None
     try:
-        Model.from_dict(dict(stored))
+        return Model.from_dict(dict(last["model"]))
     except (ValueError, TypeError, KeyError):
-        return False
-    return True
+        return None
 
 
 def _derive_matters_and_groups(session: Session, settings: Settings, feats: pd.DataFrame, register: pd.DataFrame
@@ -695,10 +697,3 @@ def _derive_matters_and_groups(session: Session, settings: Settings, feats: pd.D
     groups, members, group_cases = G.carry_group_ids(groups, members, group_cases, previous)
     store.save_groups(session, groups, members, group_cases)
     return matters, per_person, groups, RP.repeat_share(cases, matters, "M", 6)
-
-
-def _masked_name(names: pd.core.groupby.SeriesGroupBy, person_id: str) -> str:
-    from riskwatch.ingest.identity import mask_name
-
-    values = names.get_group(person_id).dropna()
-    return (mask_name(values.mode().sort_values().iloc[0]) if len(values) else None) or "（无名）"

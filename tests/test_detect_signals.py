@@ -234,9 +234,7 @@ def test_a_period_is_scored_on_the_data_before_it(seed: int) -> None:
 
 
 def test_a_new_category_is_insufficient_then_watched_with_short_history_methods() -> None:
-    y = np.r_[np.full(150, np.nan), np.random.default_rng(1).poisson(4, 30).astype(float)]
-    y[:150] = 0.0   # a category born at week 150: zeros before it are not history, but the series has them
-    born = np.r_[np.full(150, np.nan), y[150:]]
+    born = np.r_[np.full(150, np.nan), np.random.default_rng(1).poisson(4, 30).astype(float)]   # born at 150
     scored = C.score_periods(born, "W", range(150, 180))
     assert (scored[C.STATE].iloc[:9] == C.INSUFFICIENT).all() and not scored[C.ALARM].iloc[:9].any()
     assert (scored[C.DETECTOR].iloc[12:].str.startswith("ears_c2")).all()

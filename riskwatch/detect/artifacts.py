@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from riskwatch import schema as S
+from riskwatch.ingest.text import strip_text
 
 NEEDED: tuple[str, ...] = (S.SOURCE, S.RECEIVED_AT, S.REGISTERED_AT, S.HANDLING_UNIT)
 REAL, ONE_SOURCE, BATCH_ENTRY, ONE_UNIT = "", "one_source", "batch_entry", "one_unit"
@@ -100,10 +101,8 @@ def _entry_day(cases: pd.DataFrame) -> pd.Series:
 
 
 def _units(cases: pd.DataFrame) -> pd.Series:
-    """Handling units, blanks as NaN (not attributable)."""
-    unit = cases[S.HANDLING_UNIT].astype(object).where(cases[S.HANDLING_UNIT].notna(), "")
-    unit = unit.map(lambda u: str(u).strip())
-    return unit.where(unit != "", np.nan)
+    """Handling units, blanks as missing (not attributable)."""
+    return strip_text(cases[S.HANDLING_UNIT])
 
 
 def _batch(period: pd.DataFrame, baseline: pd.DataFrame, excess: float, options: ArtifactOptions,

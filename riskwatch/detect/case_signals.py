@@ -31,7 +31,7 @@ from riskwatch import schema as S
 from riskwatch.config import RegionTree, Taxonomy
 from riskwatch.detect.lifecycle import findings_frame
 from riskwatch.detect.sentences import day_text
-from riskwatch.forecast.base import period_start
+from riskwatch.forecast.base import last_period_start
 
 NEEDED: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, S.RECEIVED_AT, S.CLOSED_AT, S.CATEGORY_CODE,
                            S.REGION_CODE, S.LEVEL, S.SATISFACTION, S.RETURNED_COUNT, S.HANDLING_UNIT,
@@ -61,7 +61,7 @@ def case_signals(cases: pd.DataFrame, due: pd.Series, as_of: pd.Timestamp, perio
     if period not in ("W", "M"):
         raise ValueError(f"case_signals: period must be 'W' or 'M', got {period!r}")
     as_of = pd.Timestamp(as_of)
-    start = period_start(pd.DatetimeIndex([as_of - _DAY]), period)[0]
+    start = last_period_start(as_of, period)
     received = pd.to_datetime(cases[S.RECEIVED_AT])
     known = (received < as_of).to_numpy()
     frame, due_at = cases.loc[known], pd.to_datetime(due).loc[known]

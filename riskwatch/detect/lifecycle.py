@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from riskwatch import schema as S
+from riskwatch.config import DetectSettings
 from riskwatch.schema import SignalKind
 
 STATUS = "status"        # opened | ongoing | closed
@@ -40,32 +40,7 @@ STATE_COLUMNS: tuple[str, ...] = (*S.SIGNAL_COLUMNS, STATUS, OPENED, LAST_SEEN, 
 VOLUME_KINDS: frozenset[str] = frozenset({SignalKind.SPIKE.value, SignalKind.RISE.value})
 
 
-@dataclass(frozen=True)
-class SignalPolicy:
-    """How alarms become signals (``[detect]`` in settings.toml).
-
-    ``fdr_q``: Benjamini-Hochberg level over the series of one period; ``explain_share``: share of a
-    parent's excess a descendant must carry to speak for it; ``close_after``: quiet periods before a
-    volume signal closes; ``stay_p``: a p-value that keeps an open signal open; level shift: at least
-    ``shift_above`` of the last ``shift_window`` periods above expectation, ``shift_alarms`` of them
-    alarms, and observed / expected at least ``shift_ratio`` since the shift began.
-    """
-
-    fdr_q: float = 0.05
-    explain_share: float = 0.5
-    close_after: int = 2
-    stay_p: float = 0.05
-    shift_window: int = 12
-    shift_above: int = 10
-    shift_alarms: int = 3
-    shift_ratio: float = 1.25
-
-    def __post_init__(self) -> None:
-        if not (0 < self.fdr_q < 1 and 0 < self.explain_share <= 1 and 0 < self.stay_p < 1):
-            raise ValueError("SignalPolicy: fdr_q, stay_p must be in (0, 1) and explain_share in (0, 1]")
-        if self.close_after < 1 or not 1 <= self.shift_above <= self.shift_window or self.shift_ratio <= 1:
-            raise ValueError("SignalPolicy: close_after >= 1, 1 <= shift_above <= shift_window, "
-                             "shift_ratio > 1")
+SignalPolicy = DetectSettings   # how alarms become signals: ``[detect]`` of settings.toml, validated there
 
 
 def findings_frame(rows: list[dict[str, object]]) -> pd.DataFrame:

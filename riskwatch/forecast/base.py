@@ -36,6 +36,12 @@ def period_start(values: pd.Series | pd.DatetimeIndex, freq: str) -> pd.Datetime
     raise ValueError(f"period_start: unknown freq {freq!r} (expected one of {', '.join(FREQS)})")
 
 
+def last_period_start(as_of: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """The start of the period that ends just before ``as_of`` (the week or month a run on ``as_of`` is
+    about)."""
+    return period_start(pd.DatetimeIndex([pd.Timestamp(as_of) - pd.Timedelta(days=1)]), freq)[0]
+
+
 def period_range(start: pd.Timestamp, periods: int, freq: str) -> pd.DatetimeIndex:
     """``periods`` consecutive period starts from the period containing ``start``."""
     first = period_start(pd.DatetimeIndex([start]), freq)[0]

@@ -21,7 +21,7 @@ from riskwatch import schema as S
 from riskwatch.config import RegionTree, Taxonomy
 from riskwatch.detect.lifecycle import findings_frame
 from riskwatch.detect.sentences import day_text
-from riskwatch.forecast.base import period_start
+from riskwatch.forecast.base import last_period_start
 from riskwatch.persons.groups import (
     GROUP_CASE_COLUMNS,
     GROUP_ID,
@@ -62,7 +62,6 @@ class GroupSignalOptions:
 
 KIND_ORDER: tuple[S.SignalKind, ...] = (S.SignalKind.GROUP_ESCALATION, S.SignalKind.GROUP_SPREAD,
                                         S.SignalKind.GROUP_GROWTH)
-_DAY = pd.Timedelta(days=1)
 
 
 def group_findings(groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame, cases: pd.DataFrame,
@@ -94,7 +93,7 @@ def group_findings(groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.
     if period not in ("W", "M"):
         raise ValueError(f"group_findings: period must be 'W' or 'M', got {period!r}")
     as_of = pd.Timestamp(as_of)
-    start = period_start(pd.DatetimeIndex([as_of - _DAY]), period)[0]
+    start = last_period_start(as_of, period)
     since = as_of - pd.Timedelta(weeks=options.growth_weeks)
     info = cases[[S.SOURCE, S.SOURCE_ID, S.RECEIVED_AT, S.CATEGORY_CODE, S.REGION_CODE, S.LEVEL]]
     gc = group_cases[list(GROUP_CASE_COLUMNS)].astype(str).merge(

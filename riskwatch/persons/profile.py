@@ -81,7 +81,7 @@ def person_profile(person_id: str, records: pd.DataFrame, cases: pd.DataFrame, m
     confidence = float(mine["confidence"].min()) if "confidence" in mine.columns and len(mine) else 1.0
     return PersonProfile(
         person_id=person_id,
-        name=mask_name(_most_common(mine[S.NAME].dropna())) or "",
+        name=mask_name(_most_common(mine[S.NAME])) or "",
         id_numbers=_masked(mine[S.ID_NUMBER], mask_id),
         phones=_masked(mine[S.PHONE], mask_phone),
         addresses=_masked(mine[S.ADDRESS], mask_address),
@@ -95,6 +95,12 @@ def person_profile(person_id: str, records: pd.DataFrame, cases: pd.DataFrame, m
         open_items=int(own["open"].sum()),
         groups=mine_groups[["group_id", "size", "joined_at"]].reset_index(drop=True),
     )
+
+
+def display_name(names: pd.Series) -> str:
+    """How a person is shown: the most common of its recorded names (ties: the smallest), masked to
+    the surname (``王*``); ``（无名）`` when none was recorded."""
+    return mask_name(_most_common(names)) or "（无名）"
 
 
 def _sensitive_activity(received: pd.Series, windows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

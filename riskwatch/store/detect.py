@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from riskwatch import schema as S
 from riskwatch.detect import combine as C
 from riskwatch.detect.lifecycle import LAST_SEEN, OPENED, QUIET, SILENCED, STATE_COLUMNS
+from riskwatch.detect.signals import FORECAST_UPPER
 from riskwatch.store.cases import frame_records
 from riskwatch.store.models import detect_runs_table, detect_scores_table, signals_table, silences_table
 
-FORECAST_UPPER = "forecast_upper"
 SCORE_TABLE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE, C.SCORE,
                                         C.SPIKE, C.RISE, C.RISE_P, C.ALARM, C.DETECTOR, C.STATE, FORECAST_UPPER,
                                         "shift_start", "shift_ratio")
@@ -70,22 +70,17 @@ def save_detect_run(session: Session, run: DetectRunInfo, scores: pd.DataFrame, 
     return int(run_id)
 
 
-def load_states(session: Session, freq: str, as_of: datetime | None = None,
-                period_before: datetime | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame]:
-    """(run, states) of the run at ``as_of`` (default: the latest); with ``period_before``, of the latest
-    run that scored an earlier period (what a run scoring ``period_before`` continues from: two runs of
-    the same period, e.g. on a Monday and a Wednesday, both continue from the week before)."""
+def load_states(session: Session, freq: str, period_before: datetime | None = None
+                ) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """(run, states) of the latest run; with ``period_before``, of the latest run that scored an earlier
+    period (what a run scoring ``period_before`` continues from: two runs of the same period, e.g. on a
+    Monday and a Wednesday, both continue from the week before)."""
     t = detect_runs_table.c
+    stmt = select(detect_runs_table).where(t.freq == freq)
     if period_before is not None:
-        got = session.connection().execute(
-            select(detect_runs_table).where(t.freq == freq, t.period < period_before)
-            .order_by(t.period.desc(), t.as_of.desc()).limit(1)).mappings().first()
-        run = dict(got) if got else None
-    else:
-        stmt = select(detect_runs_table).where(t.freq == freq)
-        stmt = stmt.where(t.as_of == as_of) if as_of is not None else stmt.order_by(t.as_of.desc()).limit(1)
-        got = session.connection().execute(stmt).mappings().first()
-        run = dict(got) if got else None
+        stmt = stmt.where(t.period < period_before)
+    got = session.connection().execute(stmt.order_by(t.period.desc(), t.as_of.desc()).limit(1)).mappings().first()
+    run = dict(got) if got else None
     if run is None:
         return None, pd.DataFrame(columns=list(STATE_COLUMNS))
     c = signals_table.c

@@ -20,6 +20,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
+from riskwatch.persons.groups import GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS
+from riskwatch.persons.repeats import REPEAT_COLUMNS
 from riskwatch.store.cases import frame_records
 from riskwatch.store.models import (
     case_matters_table,
@@ -35,13 +37,8 @@ from riskwatch.store.models import (
 
 PERSON_RECORD_COLUMNS: tuple[str, ...] = ("record_id", S.SOURCE, S.SOURCE_ID, S.SEQ, "person_id", "confidence",
                                           "record_hash", "run_id")
-MATTER_COLUMNS: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, "matter_id", "is_repeat", "repeat_of_source",
-                                   "repeat_of_source_id", "similarity")
-GROUP_COLUMNS: tuple[str, ...] = ("group_id", "size", "cases", "group_cases", "first_seen", "last_seen",
-                                  "max_level", "levels", "townships", "category_code", "central")
 GROUP_JSON_COLUMNS: tuple[str, ...] = ("levels", "townships", "central")
-MEMBER_COLUMNS: tuple[str, ...] = ("group_id", "person_id", "joined_at", "centrality")
-GROUP_CASE_COLUMNS: tuple[str, ...] = ("group_id", S.SOURCE, S.SOURCE_ID)
+MATTER_COLUMNS = REPEAT_COLUMNS   # a case's matter as persons.repeats.find_matters gives it
 DECISION_COLUMNS: tuple[str, ...] = ("id", "kind", "left", "right", "reason", "created_by", "created_at")
 _CHUNK = 5000
 
@@ -80,10 +77,13 @@ def load_party_records(session: Session, source_ids: Sequence[str] | None = None
     return out.sort_values("record_id", ignore_index=True)
 
 
-def load_person_records(session: Session) -> pd.DataFrame:
-    """The register: ``PERSON_RECORD_COLUMNS``, ordered by record id."""
+def load_person_records(session: Session, person_id: str | None = None) -> pd.DataFrame:
+    """The register (or the records of one person): ``PERSON_RECORD_COLUMNS``, ordered by record id."""
     c = person_records_table.c
-    rows = session.connection().execute(select(*[c[n] for n in PERSON_RECORD_COLUMNS]).order_by(c.record_id)).all()
+    stmt = select(*[c[n] for n in PERSON_RECORD_COLUMNS]).order_by(c.record_id)
+    if person_id is not None:
+        stmt = stmt.where(c.person_id == person_id)
+    rows = session.connection().execute(stmt).all()
     return pd.DataFrame.from_records(rows, columns=list(PERSON_RECORD_COLUMNS))
 
 
@@ -119,19 +119,19 @@ def move_records(session: Session, record_ids: Sequence[str], person_id: str) ->
             person_id=person_id, confidence=1.0))
 
 
-def save_persons_run(session: Session, run: PersonsRunInfo) -> int:
-    """Record a run and its fitted model; returns its id."""
+def start_persons_run(session: Session, started_at: datetime) -> int:
+    """A run's row, so that the register rows it writes carry its id; ``finish_persons_run`` fills it in
+    (in the same transaction: nobody sees it half done)."""
     return int(session.connection().execute(insert(persons_runs_table).values(
+        mode="", model="{}", started_at=started_at).returning(persons_runs_table.c.id)).scalar_one())
+
+
+def finish_persons_run(session: Session, run_id: int, run: PersonsRunInfo) -> None:
+    """Record what the run ``run_id`` did and its fitted model."""
+    session.connection().execute(update(persons_runs_table).where(persons_runs_table.c.id == run_id).values(
         mode=run.mode, records=run.records, new_records=run.new_records, persons=run.persons, pairs=run.pairs,
         merged=run.merged, model=json.dumps(dict(run.model), sort_keys=True), started_at=run.started_at,
-        finished_at=run.finished_at).returning(persons_runs_table.c.id)).scalar_one())
-
-
-def next_run_id(session: Session) -> int:
-    """The id the next run row will most likely get (for tagging register rows before the run is saved)."""
-    got = session.connection().execute(select(persons_runs_table.c.id).order_by(persons_runs_table.c.id.desc())
-                                       .limit(1)).scalar_one_or_none()
-    return int(got or 0) + 1
+        finished_at=run.finished_at))
 
 
 def load_latest_run(session: Session) -> dict[str, Any] | None:
