@@ -24,19 +24,15 @@ from riskwatch.config import resolve_database_url
 from riskwatch.persons.features import party_features
 from riskwatch.persons.linkage import LinkageOptions, resolve
 from riskwatch.persons.metrics import cluster_scores
-from riskwatch.store import load_cases, load_parties, make_engine, make_session
+from riskwatch.store import make_engine, make_session
+from riskwatch.store.persons import load_party_records
 
 
 def load_records(db: str | None, truth: Path) -> pd.DataFrame:
     engine = make_engine(resolve_database_url(db))
     with make_session(engine) as session:
-        parties = load_parties(session)
-        cases = load_cases(session, columns=["source", "source_id", "received_at", "region_code"])
+        rec = load_party_records(session)   # as `riskwatch persons` reads them
     engine.dispose()
-    rec = parties.merge(cases.rename(columns={"region_code": "case_region"}), on=["source", "source_id"],
-                        how="left")
-    rec["district"] = rec["case_region"].fillna("").str[:6]
-    rec["record_id"] = rec["source"] + ":" + rec["source_id"] + ":" + rec["seq"].astype(str)
     true = pd.read_csv(truth / "parties.csv", dtype=str)
     true["record_id"] = true["source"] + ":" + true["source_id"] + ":" + true["seq"]
     rec = rec.merge(true[["record_id", "person_id"]], on="record_id", how="left")

@@ -18,7 +18,6 @@ from riskwatch.persons.features import (
     id_distance,
     jaro_winkler,
     jaro_winkler_many,
-    name_similarity,
     normalize_address,
     normalize_name,
     party_features,
@@ -272,18 +271,6 @@ def test_jaro_winkler_matches_the_textbook_definition() -> None:
     expected = np.array([_textbook_jaro_winkler(x, y) for x, y in zip(a, b, strict=True)])
     np.testing.assert_allclose(jaro_winkler_many(a, b), expected, atol=1e-12)
     np.testing.assert_allclose([jaro_winkler(x, y) for x, y in zip(a, b, strict=True)], expected, atol=1e-12)
-
-
-def test_name_similarity() -> None:
-    a = pd.Series(["王芳", "王芳", "王芳", "", "王芳", "欧阳娜娜", "张伟"])
-    b = pd.Series(["王芳", "汪芳", "王方明", "王芳", None, "欧阳娜", "李明"])
-    s = name_similarity(a, b)
-    assert s[0] == 1.0 and s[1] == 0.9
-    assert s[2] == pytest.approx(jaro_winkler("wangfang", "wangfangming"))
-    assert s[3] == 0.0 and s[4] == 0.0
-    assert s[5] == pytest.approx(jaro_winkler("ouyangnana", "ouyangna"))
-    assert s[6] < 0.7
-    assert name_similarity(pd.Series([], dtype=object), pd.Series([], dtype=object)).shape == (0,)
 
 
 # --- the frame -----------------------------------------------------------------------------------------

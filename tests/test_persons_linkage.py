@@ -21,7 +21,8 @@ from riskwatch.persons.features import FEATURE_COLUMNS, party_features
 from riskwatch.persons.fellegi_sunter import Model
 from riskwatch.persons.linkage import PERSON_ID, LinkageOptions, Resolution, resolve, resolve_incremental
 from riskwatch.persons.metrics import cluster_scores
-from riskwatch.store import load_cases, load_parties, make_engine, make_session
+from riskwatch.store import make_engine, make_session
+from riskwatch.store.persons import load_party_records
 
 COLUMNS = ["record_id", "name", "id_number", "phone", "address", "district"]
 
@@ -56,12 +57,8 @@ def records(tmp_path_factory: pytest.TempPathFactory, small_config: Path, small_
     assert ingest(small_config, url, small_city).exit_code == 0
     engine = make_engine(url)
     with make_session(engine) as session:
-        parties = load_parties(session)
-        cases = load_cases(session, columns=["source", "source_id", "region_code"])
+        rec = load_party_records(session)   # as `riskwatch persons` reads them
     engine.dispose()
-    rec = parties.merge(cases.rename(columns={"region_code": "case_region"}), on=["source", "source_id"])
-    rec["district"] = rec["case_region"].fillna("").str[:6]
-    rec["record_id"] = rec["source"] + ":" + rec["source_id"] + ":" + rec["seq"].astype(str)
     truth = pd.read_csv(small_city / "truth" / "parties.csv", dtype=str)
     truth["record_id"] = truth["source"] + ":" + truth["source_id"] + ":" + truth["seq"]
     rec = rec.merge(truth[["record_id", "person_id"]], on="record_id")

@@ -38,7 +38,8 @@ def _records(**changes: str) -> pd.DataFrame:
 def test_a_changed_field_changes_the_hash_and_only_that_record_is_resolved_again() -> None:
     before = _records().assign(record_hash=lambda f: record_hash(f))
     after = _records(a_2_0="汪芳").assign(record_hash=lambda f: record_hash(f))
-    assert (before["record_hash"] == record_hash(_records())).all()   # deterministic
+    # the digest is stored between runs: it must not change between releases, or every record is resolved again
+    assert before["record_hash"].iloc[0] == "04a70ed5b39a445bd17f09838982268e"
     todo, gone = plan_records(pd.concat([after, pd.DataFrame([{
         "record_id": "c:9:0", "record_hash": "x"}])], ignore_index=True), before)
     assert todo.tolist() == [False, True, False, True]

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskwatch.ingest.count_file import MAX_LISTED
+from riskwatch.ingest.readers import detect_encoding, header_key
+from riskwatch.persons.features import INPUT_COLUMNS
 from riskwatch.schema import RowProblem, UnreadableFileError
 
-REQUIRED: tuple[str, ...] = ("record_id", "name", "id_number", "phone", "address")
+REQUIRED: tuple[str, ...] = INPUT_COLUMNS
 OPTIONAL: tuple[str, ...] = ("district", "received_at", "category")
 ALIASES: dict[str, str] = {
     "id": "record_id", "记录编号": "record_id", "编号": "record_id",
@@ -27,15 +30,13 @@ ALIASES: dict[str, str] = {
     "区县": "district", "region_code": "district", "区域": "district",
     "受理时间": "received_at", "登记时间": "received_at", "类别": "category", "category_code": "category",
 }
-MAX_LISTED = 10
 
 
 def read_party_file(path: Path) -> pd.DataFrame:
     """``REQUIRED`` and the ``OPTIONAL`` columns present, as text (``None`` where blank), in file order;
     ``district`` reduced to its first six characters when it is a longer region code."""
     raw = _read(path)
-    raw.columns = [ALIASES.get(str(c).strip().lower(), ALIASES.get(str(c).strip(), str(c).strip().lower()))
-                   for c in raw.columns]
+    raw.columns = [ALIASES.get(header_key(c).lower(), header_key(c).lower()) for c in raw.columns]
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         raise UnreadableFileError(str(path), f"missing column(s) {', '.join(missing)} (found: "
@@ -67,9 +68,6 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".xlsx":
             return pd.read_excel(path, dtype=str)
-        try:
-            return pd.read_csv(path, dtype=str, encoding="utf-8-sig", skip_blank_lines=True)
-        except UnicodeDecodeError:
-            return pd.read_csv(path, dtype=str, encoding="gb18030", skip_blank_lines=True)
+        return pd.read_csv(path, dtype=str, encoding=detect_encoding(path), skip_blank_lines=True)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise UnreadableFileError(str(path), f"cannot read: {exc}") from exc

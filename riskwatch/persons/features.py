@@ -4,9 +4,8 @@ Why: one person is written down differently on every case (``王 芳`` / ``王�
 wrong check digit, ``+86 138-1234-5678``, ``XX市东湖区…3号楼2单元501室`` / ``东湖区…3幢2单元501``).
 ``persons.comparison`` compares records field by field (Fellegi–Sunter) and ``persons.blocking`` blocks on
 exact keys, so each field is reduced here to a canonical key that equal things share, plus the helpers that
-grade near misses:
-``id_distance`` (check digit / one typo / transposition) and ``name_similarity`` (homophone, Jaro–Winkler
-from rapidfuzz).
+grade near misses: ``id_distance`` (check digit / one typo / transposition) and ``jaro_winkler`` (from
+rapidfuzz; names are compared on their characters, homophones by their pinyin).
 
 ``party_features(parties)`` gives one row per party, same index, columns ``FEATURE_COLUMNS``:
 
@@ -583,54 +582,18 @@ def id_distance(a: pd.Series, b: pd.Series) -> np.ndarray:
     return out
 
 
-def jaro_winkler(s1: str, s2: str, prefix_scale: float = 0.1, boost_threshold: float = 0.7) -> float:
+def jaro_winkler(s1: str, s2: str, prefix_scale: float = 0.1) -> float:
     """Jaro–Winkler similarity of two strings (``rapidfuzz.distance.JaroWinkler``): the Winkler prefix
-    bonus (common prefix up to 4, ``prefix_scale`` a character) applies above a Jaro similarity of 0.7,
-    the only ``boost_threshold`` rapidfuzz knows."""
-    if boost_threshold != 0.7:
-        raise ValueError("jaro_winkler: rapidfuzz boosts above a Jaro similarity of 0.7 only")
+    bonus (common prefix up to 4, ``prefix_scale`` a character) applies above a Jaro similarity of 0.7."""
     return float(JaroWinkler.similarity(s1, s2, prefix_weight=prefix_scale))
 
 
-def jaro_winkler_many(s1: np.ndarray, s2: np.ndarray, prefix_scale: float = 0.1,
-                      boost_threshold: float = 0.7, chunk: int = 100_000, max_len: int = 48) -> np.ndarray:
+def jaro_winkler_many(s1: np.ndarray, s2: np.ndarray, prefix_scale: float = 0.1, max_len: int = 48) -> np.ndarray:
     """``jaro_winkler`` of aligned string arrays (``rapidfuzz.process.cpdist``, one thread; strings cut at
-    ``max_len`` characters; ``chunk`` is kept for callers and not needed)."""
-    if boost_threshold != 0.7:
-        raise ValueError("jaro_winkler_many: rapidfuzz boosts above a Jaro similarity of 0.7 only")
+    ``max_len`` characters)."""
     a = [str(x)[:max_len] for x in s1]
     b = [str(x)[:max_len] for x in s2]
     if not a:
         return np.empty(0, dtype=float)
     return np.asarray(cpdist(a, b, scorer=JaroWinkler.similarity, scorer_kwargs={"prefix_weight": prefix_scale},
                              dtype=np.float64, workers=1), dtype=float)
-
-
-def _key_pinyin(key: object) -> str:
-    """``name_pinyin`` of a ``name_key`` (a key is its own key, so this is the cached analysis)."""
-    return analyse_name(key)[1] if isinstance(key, str) and key else ""
-
-
-def name_similarity(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """For aligned ``name_key`` pairs: 1.0 the same key, 0.9 the same pinyin (homophones), else the
-    Jaro–Winkler similarity of the pinyins (which may exceed 0.9 for near spellings); 0.0 when either is
-    empty. Computed once per distinct pair."""
-    ka = pd.Series(np.asarray(a, dtype=object)).fillna("").astype(str)
-    kb = pd.Series(np.asarray(b, dtype=object)).fillna("").astype(str)
-    pairs = pd.DataFrame({"a": ka, "b": kb})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-    ua = np.asarray(uniques.get_level_values(0), dtype=object)
-    ub = np.asarray(uniques.get_level_values(1), dtype=object)
-    pin = {k: _key_pinyin(k) for k in pd.unique(np.concatenate([ua, ub]))}
-    pa = np.array([pin[k] for k in ua], dtype=object)
-    pb = np.array([pin[k] for k in ub], dtype=object)
-    score = np.zeros(len(ua))
-    present = (ua != "") & (ub != "")
-    same = present & (ua == ub)
-    homophone = present & ~same & (pa == pb) & (pa != "")
-    rest = present & ~same & ~homophone
-    score[same] = 1.0
-    score[homophone] = 0.9
-    if rest.any():
-        score[rest] = jaro_winkler_many(pa[rest], pb[rest])
-    return score[codes] if len(codes) else np.empty(0)

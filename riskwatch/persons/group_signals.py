@@ -128,7 +128,8 @@ def _state(gid: str, gc: pd.DataFrame, mem: pd.DataFrame, start: pd.Timestamp, s
     towns = township_codes(gc[S.REGION_CODE])
     town_cases = gc[S.REGION_CODE].dropna().astype(str).str[:TOWNSHIP_LEN]
     main = most_common(town_cases[town_cases.str.len() == TOWNSHIP_LEN]) or most_common(gc[S.REGION_CODE])
-    new_towns = sorted(set(township_codes(now[S.REGION_CODE])) - set(township_codes(before[S.REGION_CODE])))
+    towns_before = township_codes(before[S.REGION_CODE])
+    new_towns = sorted(set(township_codes(now[S.REGION_CODE])) - set(towns_before))
     rank_before, rank_now = _rank(before[S.LEVEL]), _rank(now[S.LEVEL])
     kinds = set()
     if new >= options.growth_min_new and new / size >= options.growth_min_share:
@@ -139,7 +140,7 @@ def _state(gid: str, gc: pd.DataFrame, mem: pd.DataFrame, start: pd.Timestamp, s
         kinds.add(S.SignalKind.GROUP_ESCALATION)
     return {"group_id": gid, "kinds": kinds, "size": size, "new": new, "new_group": new == size,
             "cases": len(gc), "cases_in_period": len(now), "townships": towns, "main": main,
-            "new_townships": new_towns, "earlier_townships": len(township_codes(before[S.REGION_CODE])),
+            "new_townships": new_towns, "earlier_townships": len(towns_before),
             "rank_before": rank_before, "rank_now": rank_now, S.CATEGORY_CODE: most_common(gc[S.CATEGORY_CODE]),
             "first_seen": gc[S.RECEIVED_AT].min(), "first_joined": mem["joined_at"].min()}
 

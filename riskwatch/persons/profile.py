@@ -17,6 +17,7 @@ import pandas as pd
 from riskwatch import calendar as cal
 from riskwatch import schema as S
 from riskwatch.ingest.identity import mask_address, mask_id, mask_name, mask_phone
+from riskwatch.persons.groups import known_levels, most_common
 
 RECORD_NEEDED: tuple[str, ...] = ("record_id", S.SOURCE, S.SOURCE_ID, "person_id", S.NAME, S.ID_NUMBER, S.PHONE,
                                   S.ADDRESS)
@@ -70,18 +71,17 @@ def person_profile(person_id: str, records: pd.DataFrame, cases: pd.DataFrame, m
     own["open"] = closed.isna() | (closed >= as_of)
     own = own.sort_values([S.RECEIVED_AT, S.SOURCE, S.SOURCE_ID], ignore_index=True)
     by_matter = (own.groupby("matter_id", dropna=True)
-                 .agg(category_code=(S.CATEGORY_CODE, _most_common), region_code=(S.REGION_CODE, _most_common),
+                 .agg(category_code=(S.CATEGORY_CODE, most_common), region_code=(S.REGION_CODE, most_common),
                       cases=(S.SOURCE_ID, "size"), repeats=("is_repeat", "sum"),
                       first=(S.RECEIVED_AT, "min"), last=(S.RECEIVED_AT, "max"))
                  .sort_values(["cases", "last"], ascending=[False, False]).reset_index())
-    ranks = own[S.LEVEL].map({lv.value: r for lv, r in S.LEVEL_RANK.items()}).fillna(-1)
-    highest = str(own[S.LEVEL].iloc[int(ranks.to_numpy().argmax())]) if len(own) and ranks.max() >= 0 else ""
+    levels = known_levels(own[S.LEVEL])
     mine_groups = members.loc[members["person_id"] == person_id, ["group_id", "joined_at"]]
     mine_groups = mine_groups.merge(groups[["group_id", "size"]], on="group_id", how="left")
     confidence = float(mine["confidence"].min()) if "confidence" in mine.columns and len(mine) else 1.0
     return PersonProfile(
         person_id=person_id,
-        name=mask_name(_most_common(mine[S.NAME])) or "",
+        name=mask_name(most_common(mine[S.NAME])) or "",
         id_numbers=_masked(mine[S.ID_NUMBER], mask_id),
         phones=_masked(mine[S.PHONE], mask_phone),
         addresses=_masked(mine[S.ADDRESS], mask_address),
@@ -89,7 +89,7 @@ def person_profile(person_id: str, records: pd.DataFrame, cases: pd.DataFrame, m
         cases=own[list(CASE_TABLE_COLUMNS)],
         by_channel=own[S.CHANNEL].value_counts(),
         by_matter=by_matter,
-        highest_level=highest,
+        highest_level=levels[-1] if levels else "",
         escalations=int(own[S.LEVEL].isin(ESCALATED).sum()),
         sensitive=_sensitive_activity(own[S.RECEIVED_AT], windows, as_of),
         open_items=int(own["open"].sum()),
@@ -100,7 +100,7 @@ def person_profile(person_id: str, records: pd.DataFrame, cases: pd.DataFrame, m
 def display_name(names: pd.Series) -> str:
     """How a person is shown: the most common of its recorded names (ties: the smallest), masked to
     the surname (``王*``); ``（无名）`` when none was recorded."""
-    return mask_name(_most_common(names)) or "（无名）"
+    return mask_name(most_common(names)) or "（无名）"
 
 
 def _sensitive_activity(received: pd.Series, windows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -119,11 +119,3 @@ def _sensitive_activity(received: pd.Series, windows: pd.DataFrame, as_of: pd.Ti
 def _masked(values: pd.Series, mask: object) -> tuple[str, ...]:
     got = {mask(v) for v in values.dropna().astype(str) if str(v).strip()}  # type: ignore[operator]
     return tuple(sorted(g for g in got if g))
-
-
-def _most_common(values: pd.Series) -> str | None:
-    counts = values.dropna().value_counts()
-    if counts.empty:
-        return None
-    top = counts.loc[counts == counts.max()].index
-    return sorted(top.astype(str))[0]

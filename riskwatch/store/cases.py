@@ -139,7 +139,7 @@ def _values(frame: pd.DataFrame, columns: Sequence[str], dialect: str,
 def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """Plain DB-API ``executemany`` (no per-row SQLAlchemy processing: this is the hot path)."""
     conn = session.connection()
-    for part in _chunks(rows, WRITE_CHUNK):
+    for part in chunks(rows, WRITE_CHUNK):
         conn.exec_driver_sql(sql, part)
 
 
@@ -153,7 +153,7 @@ def _placeholder(session: Session) -> str:
     return "?" if session.get_bind().dialect.name == "sqlite" else "%s"
 
 
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
@@ -163,7 +163,7 @@ def _select_existing(session: Session, cases: pd.DataFrame) -> pd.DataFrame:
     rows: list[Any] = []
     conn = session.connection()
     for source, ids in cases.groupby(SOURCE, sort=True)[SOURCE_ID]:
-        for part in _chunks(sorted(set(ids.tolist())), SELECT_CHUNK):
+        for part in chunks(sorted(set(ids.tolist())), SELECT_CHUNK):
             if conn.dialect.name == "postgresql":
                 cond = c.source_id == any_(bindparam("ids", part, type_=postgresql.ARRAY(String)))
             else:
@@ -277,7 +277,7 @@ def save_cases(session: Session, batch_id: int, cases: pd.DataFrame, parties: pd
         upd_ids = to_update["case_id"].astype(int).tolist()
         _executemany(session, f'UPDATE "cases" SET {sets} WHERE "id" = {ph}',
                      _values(to_update, upd_cols, dialect, ([batch_id] * len(to_update), upd_ids)))
-        for part in _chunks(upd_ids, SELECT_CHUNK):
+        for part in chunks(upd_ids, SELECT_CHUNK):
             conn.execute(delete(parties_table).where(parties_table.c.case_id.in_(part)))
     # parties of every written case
     if len(winners) and len(parties):
@@ -318,7 +318,7 @@ def save_quarantine(session: Session, batch_id: int, file_name: str, frame: pd.D
             r[RAW] = json.dumps(r[RAW], ensure_ascii=False)
     stmt = dialect_insert(session, quarantine_table).on_conflict_do_nothing(
         index_elements=["batch_id", "row_number", "field"])
-    for part in _chunks(recs, WRITE_CHUNK):
+    for part in chunks(recs, WRITE_CHUNK):
         session.connection().execute(stmt, part)
     return len(frame)
 
@@ -333,7 +333,7 @@ def save_notes(session: Session, batch_id: int, frame: pd.DataFrame) -> int:
     recs = frame_records(f, [ROW_NUMBER, FIELD, NOTE], {"batch_id": [batch_id] * len(f)})
     stmt = dialect_insert(session, notes_table).on_conflict_do_nothing(
         index_elements=["batch_id", "row_number", "field"])
-    for part in _chunks(recs, WRITE_CHUNK):
+    for part in chunks(recs, WRITE_CHUNK):
         session.connection().execute(stmt, part)
     return len(frame)
 

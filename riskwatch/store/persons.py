@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
 from riskwatch.persons.groups import GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS
+from riskwatch.persons.registry import DECISION_KINDS
 from riskwatch.persons.repeats import REPEAT_COLUMNS
-from riskwatch.store.cases import frame_records
+from riskwatch.store.cases import chunks, frame_records
 from riskwatch.store.models import (
     case_matters_table,
     cases_table,
@@ -38,7 +39,6 @@ from riskwatch.store.models import (
 PERSON_RECORD_COLUMNS: tuple[str, ...] = ("record_id", S.SOURCE, S.SOURCE_ID, S.SEQ, "person_id", "confidence",
                                           "record_hash", "run_id")
 GROUP_JSON_COLUMNS: tuple[str, ...] = ("levels", "townships", "central")
-MATTER_COLUMNS = REPEAT_COLUMNS   # a case's matter as persons.repeats.find_matters gives it
 DECISION_COLUMNS: tuple[str, ...] = ("id", "kind", "left", "right", "reason", "created_by", "created_at")
 _CHUNK = 5000
 
@@ -98,8 +98,8 @@ def save_person_records(session: Session, rows: pd.DataFrame, remove: Iterable[s
         conn.execute(delete(t))
     else:
         gone = sorted({*remove, *rows["record_id"]})
-        for i in range(0, len(gone), 900):
-            conn.execute(delete(t).where(t.c.record_id.in_(gone[i:i + 900])))
+        for part in chunks(gone, 900):
+            conn.execute(delete(t).where(t.c.record_id.in_(part)))
     _insert(session, t, rows, PERSON_RECORD_COLUMNS)
 
 
@@ -114,8 +114,8 @@ def move_records(session: Session, record_ids: Sequence[str], person_id: str) ->
     """Put the records ``record_ids`` under ``person_id`` (an analyst's split)."""
     t = person_records_table
     ids = sorted(record_ids)
-    for i in range(0, len(ids), 900):
-        session.connection().execute(update(t).where(t.c.record_id.in_(ids[i:i + 900])).values(
+    for part in chunks(ids, 900):
+        session.connection().execute(update(t).where(t.c.record_id.in_(part)).values(
             person_id=person_id, confidence=1.0))
 
 
@@ -135,7 +135,7 @@ def finish_persons_run(session: Session, run_id: int, run: PersonsRunInfo) -> No
 
 
 def load_latest_run(session: Session) -> dict[str, Any] | None:
-    """The latest run (its model decoded from JSON, the last full run's when it was incremental), or None."""
+    """The latest run (its model decoded from JSON; an incremental run stores the model it used), or None."""
     t = persons_runs_table.c
     got = session.connection().execute(select(persons_runs_table).order_by(t.id.desc()).limit(1)).mappings().first()
     if got is None:
@@ -148,7 +148,7 @@ def load_latest_run(session: Session) -> dict[str, Any] | None:
 def add_decision(session: Session, kind: str, left: Sequence[str], right: Sequence[str], reason: str,
                  created_by: str, created_at: datetime) -> int:
     """Record an analyst's merge or split of two sets of record ids; returns its id."""
-    if kind not in ("merge", "split"):
+    if kind not in DECISION_KINDS:
         raise ValueError(f"a decision is 'merge' or 'split', not {kind!r}")
     if not reason.strip():
         raise ValueError("a merge or split needs a reason")
@@ -170,16 +170,16 @@ def load_decisions(session: Session) -> pd.DataFrame:
 
 
 def save_matters(session: Session, matters: pd.DataFrame) -> None:
-    """Replace the matters of every case (``MATTER_COLUMNS``)."""
-    S.require_columns(matters.columns, MATTER_COLUMNS, "save_matters")
+    """Replace the matters of every case (``REPEAT_COLUMNS``)."""
+    S.require_columns(matters.columns, REPEAT_COLUMNS, "save_matters")
     session.connection().execute(delete(case_matters_table))
-    _insert(session, case_matters_table, matters, MATTER_COLUMNS)
+    _insert(session, case_matters_table, matters, REPEAT_COLUMNS)
 
 
 def load_matters(session: Session) -> pd.DataFrame:
     c = case_matters_table.c
-    rows = session.connection().execute(select(*[c[n] for n in MATTER_COLUMNS]).order_by(c.source, c.source_id)).all()
-    return pd.DataFrame.from_records(rows, columns=list(MATTER_COLUMNS))
+    rows = session.connection().execute(select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)).all()
+    return pd.DataFrame.from_records(rows, columns=list(REPEAT_COLUMNS))
 
 
 def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame) -> None:
