@@ -109,11 +109,19 @@ def test_input_errors(tmp_path: Path) -> None:
         charts.plot_forecast(two, forecast, "预测")
 
 
-def test_missing_cjk_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fonts, "_find_cjk_family", lambda: None)
-    assert fonts.cjk_font() is None
-    with pytest.raises(fonts.MissingCJKFontError, match="fonts-noto-cjk"):
-        fonts.use_cjk_font()
+def test_missing_font_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pylopdf_fonts_zh_cn", None)  # import fails as if not installed
+    with pytest.raises(fonts.MissingCJKFontError, match="pylopdf-fonts-zh-cn"):
+        fonts.sans_font_path()
+
+
+def test_the_font_is_the_declared_package_and_draws_chinese() -> None:
+    from matplotlib import ft2font
+
+    for path in (fonts.sans_font_path(), fonts.serif_font_path()):
+        charmap = ft2font.FT2Font(str(path)).get_charmap()
+        assert all(ord(c) in charmap for c in "预测区间件数信访群体"), path
+    assert fonts.cjk_font().get_family() == ["Noto Sans SC"]
 
 
 def test_use_cjk_font_sets_rcparams() -> None:

@@ -113,7 +113,7 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, title: str, fre
     _draw_history(ax, hist)
     _draw_forecast(ax, hist, fc)
     _style_axes(ax, freq)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=14, fontweight="bold")
+    fig.suptitle(title, x=0.01, ha="left", fontsize=15)  # the font has one weight: size, not bold, sets the title apart
     if subtitle:
         ax.set_title(subtitle, loc="left", fontsize=10, color=_MUTED)
     _add_legend(ax)
