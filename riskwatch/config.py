@@ -195,6 +195,7 @@ class ForecastSettings:
     min_weekly_mean: float = 1.0       # a cell below this (last year's weekly mean) is apportioned
     backtest_origins: int = 3
     prophet_min_weekly_mean: float = 50.0  # Prophet is fitted only on series at least this large
+    ets_min_weekly_mean: float = 0.0   # ETS is fitted only on series at least this large
     workers: int = 2
     levels: tuple[tuple[str, str], ...] = (  # (category level, region level) of the series built
         ("all", "city"), ("top", "city"), ("leaf", "city"), ("all", "district"), ("top", "district"),
@@ -466,13 +467,14 @@ def load_forecast_settings(doc: Mapping[str, Any], path: Path) -> ForecastSettin
     default = ForecastSettings()
     values: dict[str, Any] = {}
     for name, kind in (("horizon_weeks", int), ("horizon_months", int), ("min_weekly_mean", float),
-                       ("backtest_origins", int), ("prophet_min_weekly_mean", float), ("workers", int)):
+                       ("backtest_origins", int), ("prophet_min_weekly_mean", float),
+                       ("ets_min_weekly_mean", float), ("workers", int)):
         if name not in doc:
             continue
         v = doc[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
             raise ConfigError(str(path), f"forecast.{name}", f"expected {kind.__name__}, got {v!r}")
-        if v < (0 if name.startswith(("min_", "prophet_")) else 1):
+        if v < (0 if name.endswith("weekly_mean") else 1):
             raise ConfigError(str(path), f"forecast.{name}", f"out of range: {v!r}")
         values[name] = kind(v)
     if "levels" in doc:

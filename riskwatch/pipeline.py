@@ -235,6 +235,7 @@ def engine_options(settings: Settings, freq: str, horizon: int | None, workers: 
     default_h = f.horizon_weeks if freq == "W" else f.horizon_months if freq == "M" else 28
     return EngineOptions(horizon=horizon or default_h, origins=f.backtest_origins,
                          min_weekly_mean=f.min_weekly_mean, prophet_min_weekly_mean=f.prophet_min_weekly_mean,
+                         ets_min_weekly_mean=f.ets_min_weekly_mean,
                          workers=workers or f.workers, only=only)
 
 

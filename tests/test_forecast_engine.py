@@ -145,3 +145,15 @@ def test_every_reconciliation_method_runs(method: str) -> None:
     else:
         assert np.allclose(rec.loc["W:*:C"].to_numpy(),
                            rec.loc["W:*:D1"].to_numpy() + rec.loc["W:*:D2"].to_numpy())
+
+
+def test_candidates_by_series_size() -> None:
+    from riskwatch.forecast.engine import candidates
+
+    options = EngineOptions(horizon=13, min_weekly_mean=1.0, ets_min_weekly_mean=5.0,
+                            prophet_min_weekly_mean=20.0)
+    assert candidates(np.full(104, 0.5), "W", options) == ("seasonal_naive", "sparse_nb")
+    assert candidates(np.full(104, 3.0), "W", options) == ("seasonal_naive", "sparse_nb", "nb_glm")
+    assert candidates(np.full(104, 8.0), "W", options) == ("seasonal_naive", "sparse_nb", "ets", "nb_glm")
+    assert candidates(np.full(104, 30.0), "W", options)[-1] == "prophet"
+    assert SETTINGS.forecast.ets_min_weekly_mean == 5.0  # config/settings.toml sets it

@@ -51,6 +51,7 @@ class EngineOptions:
     origins: int = 3
     min_weekly_mean: float = 1.0        # below: only the sparse-count models are tried
     prophet_min_weekly_mean: float = 50.0
+    ets_min_weekly_mean: float = 0.0    # ETS (STL + ETS, the costliest fit after Prophet) from this size up
     workers: int = 1
     only: str = ""                      # force one family (benchmarks: "ets alone"); the baseline still runs
 
@@ -85,6 +86,8 @@ def candidates(y: np.ndarray, freq: str, options: EngineOptions) -> tuple[str, .
         return tuple(dict.fromkeys((BASELINE, options.only)))
     size = weekly_mean(y, freq)
     names = FULL_MODELS if size >= options.min_weekly_mean else SPARSE_MODELS
+    if size < options.ets_min_weekly_mean:
+        names = tuple(n for n in names if n != "ets")
     if size >= options.prophet_min_weekly_mean and size >= options.min_weekly_mean:
         names = (*names, "prophet")
     return names
