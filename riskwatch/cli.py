@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,28 +187,74 @@ def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
     signals of the latest week."""
     from riskwatch.synth import generate_city
 
+    clock = _StepClock()
     end_day = _last_month_end(date.today())
     click.echo(f"1/6 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
     summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
-    click.echo(f"    {summary}")
+    click.echo(f"    {summary}{clock.lap()}")
     click.echo(f"2/6 ingesting into {_safe_url(ctx.db_url)} ...")
     sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
     updates = out / "updates"
     failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
+    click.echo(clock.lap().strip())
     month = pd.Period(end_day, "M")
     click.echo(f"3/6 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
+    click.echo(clock.lap().strip())
     click.echo("\n4/6 forecasting every category x area series, weekly ...")
     as_of = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
-    summary = _forecast_store(ctx, as_of, "W", None, "wls", None)
-    _print_forecast_digest(ctx, summary)
+    forecast = _forecast_store(ctx, as_of, "W", None, "wls", None)
+    _print_forecast_digest(ctx, forecast)
+    click.echo(clock.lap().strip())
     click.echo("\n5/6 resolving persons, repeat petitions and groups ...")
     _persons_store(ctx, full=True)
+    click.echo(clock.lap().strip())
     click.echo(f"\n6/6 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
                "(signals carry over from one week to the next) ...")
     _demo_detect(ctx, pd.Timestamp(as_of))
+    click.echo(clock.lap().strip())
+    _print_demo_outputs(ctx, out, forecast.run_id, clock.total())
     if failed:
         sys.exit(1)
+
+
+class _StepClock:
+    """Wall time of the demo's steps, for the user to see where the minutes go."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def lap(self) -> str:
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        return f"  ({elapsed:.0f} s)"
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: float) -> None:
+    """Where everything the demo made went, and the commands that open it."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and "truth" not in p.relative_to(out).parts)
+    truth = out / "truth"
+    click.echo(f"\n完成 done in {seconds / 60:.1f} min. 输出 outputs:")
+    click.echo(f"  exports        {out.resolve()}/  ({len(files)} CSV / XLSX files, as the offices export them)")
+    if truth.is_dir():
+        click.echo(f"  ground truth   {truth.resolve()}/  (what the benchmarks score against)")
+    click.echo(f"  store          {_store_location(ctx.db_url)}  (cases, quarantine, forecast run {forecast_run}, "
+               "persons, signals)")
+    click.echo("  look further   riskwatch quarantine | riskwatch signals | riskwatch persons show PERSON_ID | "
+               f"riskwatch forecast --show W:*:{ctx.settings.regions.root} --chart city.png")
+
+
+def _store_location(url: str) -> str:
+    """A SQLite store's absolute file path; any other store's URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return _safe_url(url)
 
 
 DEMO_DETECT_WEEKS = 4
