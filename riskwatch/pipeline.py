@@ -382,11 +382,19 @@ DETECT_CASE_COLUMNS = ("source", "source_id", "received_at", "registered_at", "d
 ARTIFACT_BASELINE_PERIODS = 8   # periods before the spike a series' usual mix of sources and units is read from
 
 
-def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: datetime, freq: str = "W"
-               ) -> DetectSummary:
+def detect_cases(session: Session, settings: Settings, end: pd.Timestamp) -> pd.DataFrame:
+    """The cases a detect run reads (received before ``end``, with their deadline); one load can serve
+    the runs of several earlier periods too (``run_detect(cases=...)``)."""
+    return cases_with_due(session, settings, end=end.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
+
+
+def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: datetime, freq: str = "W",
+               cases: pd.DataFrame | None = None) -> DetectSummary:
     """Score the last complete period of every series as known at ``as_of``, update the signals and store
     the run ``(freq, as_of)``. A re-run replaces it; a run continues from the run of the previous period
-    (its signal states, recent scores and confirmed level shifts)."""
+    (its signal states, recent scores and confirmed level shifts). ``cases``: ``detect_cases`` loaded
+    for ``as_of`` or a later date (runs over consecutive periods load the store once); by default the
+    run loads them."""
     from riskwatch.detect import combine as C
     from riskwatch.detect.case_signals import case_signals
     from riskwatch.detect.lifecycle import SILENCED, silence_reasons
@@ -395,7 +403,10 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     from riskwatch.store import detect as store
 
     policy = settings.detect
-    cases = cases_with_due(session, settings, end=as_of.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
+    if cases is None:
+        cases = detect_cases(session, settings, as_of)
+    else:
+        cases = cases.loc[cases["received_at"] < as_of].reset_index(drop=True)
     series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)
     if series.empty:
         raise ValueError(f"no cases received before {as_of}: nothing to detect")

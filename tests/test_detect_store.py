@@ -95,3 +95,33 @@ def test_detect_as_of_sees_no_later_cases(tmp_path: Path, small_config: Path, sm
     cols = ["series_id", "ds", "observed", "expected", "upper", "p_value", "alarm", "state"]
     pd.testing.assert_frame_equal(full[cols].sort_values("series_id").reset_index(drop=True),
                                   again[cols].sort_values("series_id").reset_index(drop=True))
+
+
+def test_runs_sharing_one_case_load_equal_runs_that_load_their_own(tmp_path: Path, small_config: Path,
+                                                                      small_city: Path) -> None:
+    """The demo loads the cases once for consecutive weeks: each run must be what it would be alone."""
+    from datetime import datetime
+
+    from riskwatch import pipeline
+    from riskwatch.config import load_settings
+    from riskwatch.store import make_session
+
+    settings = load_settings(small_config)
+    mondays = [pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-09")]
+    got = {}
+    for name in ("own", "shared"):
+        url = f"sqlite:///{tmp_path}/{name}.db"
+        ingest(small_config, url, small_city)
+        engine = make_engine(url)
+        with make_session(engine) as session:
+            cases = pipeline.detect_cases(session, settings, mondays[-1]) if name == "shared" else None
+            for monday in mondays:
+                pipeline.run_detect(session, settings, monday, datetime(2025, 6, 10), cases=cases)
+                session.commit()
+        engine.dispose()
+        got[name] = (table(url, "detect_scores"), table(url, "signals"))
+    for own, shared in zip(got["own"], got["shared"], strict=True):
+        cols = [c for c in own.columns if c not in ("id", "run_id")]
+        key = [c for c in ("series_id", "signal_key", "ds") if c in cols]
+        pd.testing.assert_frame_equal(own[cols].sort_values(key).reset_index(drop=True),
+                                      shared[cols].sort_values(key).reset_index(drop=True))
