@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
+import xlsxwriter
 
 from riskwatch.synth.layouts import (
     LAYOUTS,
@@ -227,31 +227,36 @@ def write_plan(plan: FilePlan, rec: pd.DataFrame, city: str, rng: np.random.Gene
 
 
 def _write_xlsx(path: Path, pre: list[list[str]], head: list[list[str]], frame: pd.DataFrame, layout: list[Col]) -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sheet1"
-    for r in pre + head:
-        ws.append(r)
+    """Title rows, the header (a two-row header merged as office systems do) and the records, with
+    XlsxWriter (2x openpyxl's speed on the demo's sheets); times as Excel dates."""
+    wb = xlsxwriter.Workbook(str(path), {"default_date_format": "yyyy-mm-dd hh:mm:ss",
+                                         "strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False})
+    wb.set_properties({"created": FIXED_XLSX_TIME})
+    ws = wb.add_worksheet("Sheet1")
+    for i, r in enumerate(pre + head):
+        ws.write_row(i, 0, r)
     if len(head) == 2:  # merge the two-row header cells
-        r1 = len(pre) + 1
-        col = 1
-        while col <= len(layout):
-            up = layout[col - 1][1]
+        r1 = len(pre)
+        col = 0
+        while col < len(layout):
+            up = layout[col][1]
             if up is None:
-                ws.merge_cells(start_row=r1, start_column=col, end_row=r1 + 1, end_column=col)
+                ws.merge_range(r1, col, r1 + 1, col, head[0][col])
                 col += 1
                 continue
             last = col
-            while last < len(layout) and layout[last][1] == up:
+            while last + 1 < len(layout) and layout[last + 1][1] == up:
                 last += 1
             if last > col:
-                ws.merge_cells(start_row=r1, start_column=col, end_row=r1, end_column=last)
+                ws.merge_range(r1, col, r1, last, head[0][col])
             col = last + 1
-    for row in frame.itertuples(index=False):
-        ws.append([(x.to_pydatetime() if isinstance(x, pd.Timestamp) and not pd.isna(x) else
-                    None if x is pd.NaT or (isinstance(x, float) and np.isnan(x)) else x) for x in row])
-    wb.properties.created = FIXED_XLSX_TIME
-    wb.save(path)
+    first = len(pre) + len(head)
+    for i, row in enumerate(frame.itertuples(index=False)):
+        ws.write_row(first + i, 0, [(x.to_pydatetime() if isinstance(x, pd.Timestamp) and not pd.isna(x) else
+                                    None if x is pd.NaT or (isinstance(x, float) and np.isnan(x)) else x)
+                                   for x in row])
+    wb.close()
     normalize_xlsx(path)
 
 
