@@ -419,9 +419,7 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     for sid, start, ratio in zip(shifts["series_id"], shifts["start"], shifts["ratio"], strict=True):
         if start in ds:
             by_series.setdefault(sid, []).append((int(ds.get_loc(start)), ratio))
-    rows = [C.score_periods(wide[sid].to_numpy(), freq, [len(ds) - 1], by_series.get(sid, ()))
-            .assign(series_id=sid) for sid in wide.columns]
-    scores = pd.concat(rows, ignore_index=True).assign(**{DS: period})
+    scores = C.score_series(wide, freq, len(ds) - 1, by_series, settings.forecast.workers).assign(**{DS: period})
     scores[FORECAST_UPPER] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
     recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
     recent = pd.concat([recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]], ignore_index=True)

@@ -4,6 +4,7 @@ trend and the min-cases rule, on simulated series with fixed seeds."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from riskwatch.detect.farrington import FarringtonOptions, farrington_flexible
@@ -218,3 +219,19 @@ def test_periods_per_year_sets_the_reference_windows() -> None:
         FarringtonOptions(trend_dispersion="deviance")
     with pytest.raises(ValueError, match="periods_per_year"):
         FarringtonOptions(periods_per_year=5)
+
+
+def test_score_series_over_workers_equals_one_series_at_a_time() -> None:
+    from riskwatch.detect.combine import score_periods, score_series
+
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2021-01-04", periods=200, freq="W-MON")
+    wide = pd.DataFrame({f"W:*:{i}": rng.poisson(5 + i, len(ds)).astype(float) for i in range(9)}, index=ds)
+    wide.iloc[-1, 2] = 40.0                                # one spike
+    shifts = {"W:*:4": [(150, 0.5)]}
+    alone = pd.concat([score_periods(wide[c].to_numpy(), "W", [199], shifts.get(c, ())).assign(series_id=c)
+                       for c in wide.columns], ignore_index=True)
+    for workers in (1, 2):
+        got = score_series(wide, "W", 199, shifts, workers=workers)
+        pd.testing.assert_frame_equal(got, alone)
+    assert got.loc[got["series_id"] == "W:*:2", "alarm"].item()

@@ -9,7 +9,7 @@ shown (``+cusum`` when the rise alarm fired too).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -73,6 +73,26 @@ def adapt_to_shifts(y: np.ndarray, shifts: Sequence[tuple[int, float]]) -> np.nd
     for start, ratio in shifts:
         out[:start] *= ratio
     return out
+
+
+def score_series(wide: pd.DataFrame, freq: str, position: int,
+                 shifts: Mapping[str, Sequence[tuple[int, float]]] | None = None, workers: int = 1) -> pd.DataFrame:
+    """``score_periods`` of one position in every column of ``wide`` (periods x series ids), with
+    ``series_id``; the series split over ``workers`` processes (``riskwatch.parallel``)."""
+    from riskwatch.parallel import map_chunks
+
+    shifts = shifts or {}
+    items = [(str(sid), wide[sid].to_numpy(dtype=float), tuple(shifts.get(sid, ()))) for sid in wide.columns]
+    size = max(1, -(-len(items) // (4 * max(workers, 1))))   # four chunks a worker: balance
+    chunks = [(items[i:i + size], freq, position) for i in range(0, len(items), size)]
+    frames = [f for got in map_chunks(_score_chunk, chunks, workers) for f in got]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*SCORE_COLUMNS, "series_id"])
+
+
+def _score_chunk(args: tuple[list[tuple[str, np.ndarray, tuple[tuple[int, float], ...]]], str, int]
+                 ) -> list[pd.DataFrame]:
+    items, freq, position = args
+    return [score_periods(y, freq, [position], shifts).assign(series_id=sid) for sid, y, shifts in items]
 
 
 def score_periods(y: np.ndarray, freq: str, positions: Sequence[int] | None = None,

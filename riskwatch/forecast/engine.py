@@ -9,9 +9,7 @@ No files, sessions or clock: the pool is the only side effect.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +32,7 @@ from riskwatch.forecast.backtest import (
 )
 from riskwatch.forecast.base import PERIODS_PER_YEAR, ModelFailed, ModelForecast, SeriesData
 from riskwatch.forecast.history import clean_history
+from riskwatch.parallel import map_chunks
 
 #: Simpler first: a model within 2% of the best MAE that comes earlier here is preferred.
 PREFERENCE: tuple[str, ...] = ("seasonal_naive", "sparse_nb", "ets", "nb_glm", "prophet")
@@ -202,12 +201,6 @@ def _first_that_fits(order: Sequence[str], models: dict[str, Callable[[SeriesDat
 
 
 # --- many series -------------------------------------------------------------------------------
-def _limit_threads() -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 def _run_chunk(args: tuple[list[tuple[str, np.ndarray]], pd.DatetimeIndex, str, pd.DataFrame, EngineOptions]
                ) -> list[SeriesResult]:
     items, ds, freq, exog, options = args
@@ -235,21 +228,10 @@ def forecast_all(series: pd.DataFrame, freq: str, exog: pd.DataFrame, options: E
     items.sort(key=lambda it: -weekly_mean(it[1], freq))  # costly (large) series first: better balance
     chunks = [items[i:i + 8] for i in range(0, len(items), 8)]
     results: list[SeriesResult] = []
-    if options.workers <= 1 or len(chunks) <= 1:
-        _limit_threads()
-        for chunk in chunks:
-            results += _run_chunk((chunk, ds, freq, exog, options))
-            if progress:
-                progress(len(chunk))
-    else:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(options.workers, mp_context=ctx, initializer=_limit_threads) as pool:
-            futures = [pool.submit(_run_chunk, (chunk, ds, freq, exog, options)) for chunk in chunks]
-            for fut in futures:
-                got = fut.result()
-                results += got
-                if progress:
-                    progress(len(got))
+    for got in map_chunks(_run_chunk, [(chunk, ds, freq, exog, options) for chunk in chunks], options.workers):
+        results += got
+        if progress:
+            progress(len(got))
     return _collect(results)
 
 
