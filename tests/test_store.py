@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -286,3 +287,17 @@ def test_bulk_chunk_with_updates(session: Session, n: int) -> None:
     assert save_cases(session, b, c2, p) == (0, n // 2, n - n // 2, 0)
     counts = count_rows(session)
     assert counts["cases"] == n and counts["parties"] == n and counts["case_events"] == n + n // 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(-10**9, 10**9)),
+                          st.one_of(st.none(), st.floats(allow_nan=False)),
+                          st.one_of(st.none(), st.text(max_size=5)),
+                          st.one_of(st.none(), st.datetimes(min_value=datetime(1990, 1, 1),
+                                                            max_value=datetime(2100, 1, 1)))),
+                max_size=8))
+def test_rows_frame_is_from_records(rows: list[tuple[Any, ...]]) -> None:
+    from riskwatch.store.frames import rows_frame
+
+    names = ["i", "f", "s", "t"]
+    pd.testing.assert_frame_equal(rows_frame(rows, names), pd.DataFrame.from_records(rows, columns=names))

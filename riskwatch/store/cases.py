@@ -36,6 +36,7 @@ from riskwatch.schema import (
     SOURCE_ID,
     require_columns,
 )
+from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import (
     batches_table,
     cases_table,
@@ -170,7 +171,7 @@ def _select_existing(session: Session, cases: pd.DataFrame) -> pd.DataFrame:
                 cond = c.source_id.in_(part)
             rows.extend(tuple(r) for r in conn.execute(select(*cols).where(c.source == source, cond)))
     names = [SOURCE, SOURCE_ID, "case_id", VERSION_AT, VERSION_HASH, "status", RETURNED_COUNT, "level"]
-    frame = pd.DataFrame.from_records(rows, columns=names)
+    frame = rows_frame(rows, names)
     frame[VERSION_AT] = pd.to_datetime(frame[VERSION_AT])
     return frame
 

@@ -21,6 +21,7 @@ from riskwatch.detect import combine as C
 from riskwatch.detect.lifecycle import LAST_SEEN, OPENED, QUIET, SILENCED, STATE_COLUMNS
 from riskwatch.detect.signals import FORECAST_UPPER
 from riskwatch.store.cases import frame_records
+from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import detect_runs_table, detect_scores_table, signals_table, silences_table
 
 SCORE_TABLE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE, C.SCORE,
@@ -86,7 +87,7 @@ def load_states(session: Session, freq: str, period_before: datetime | None = No
     c = signals_table.c
     rows = session.connection().execute(select(*[c[n] for n in STATE_COLUMNS]).where(c.run_id == run["id"])
                                         .order_by(c.signal_key)).all()
-    states = pd.DataFrame.from_records(rows, columns=list(STATE_COLUMNS))
+    states = rows_frame(rows, list(STATE_COLUMNS))
     states[S.EVIDENCE] = [json.loads(e) if e else {} for e in states[S.EVIDENCE]]
     for col in (S.PERIOD, OPENED, LAST_SEEN):
         states[col] = pd.to_datetime(states[col])
@@ -110,7 +111,7 @@ def load_recent_scores(session: Session, freq: str, period_before: datetime, per
     if not runs:
         return pd.DataFrame(columns=list(cols))
     rows = session.connection().execute(select(*[c[n] for n in cols]).where(c.run_id.in_(runs))).all()
-    out = pd.DataFrame.from_records(rows, columns=list(cols))
+    out = rows_frame(rows, list(cols))
     out[S.DS] = pd.to_datetime(out[S.DS])
     return out.loc[out[C.STATE] == C.SCORED].drop(columns=C.STATE).sort_values([S.SERIES_ID, S.DS],
                                                                                 ignore_index=True)
@@ -124,7 +125,7 @@ def load_shifts(session: Session, freq: str, period_before: datetime) -> pd.Data
         select(c.series_id, c.shift_start, c.shift_ratio, r.period).join(detect_runs_table, r.id == c.run_id)
         .where(r.freq == freq, r.period < period_before, c.shift_ratio.is_not(None))
         .order_by(r.period, r.as_of, c.series_id)).all()
-    out = pd.DataFrame.from_records(rows, columns=[S.SERIES_ID, "start", "ratio", "confirmed"])
+    out = rows_frame(rows, [S.SERIES_ID, "start", "ratio", "confirmed"])
     for col in ("start", "confirmed"):
         out[col] = pd.to_datetime(out[col])
     return out.drop_duplicates([S.SERIES_ID, "start"], keep="last").reset_index(drop=True)
@@ -149,4 +150,4 @@ def load_silences(session: Session) -> pd.DataFrame:
     """Every silence ever recorded (``SILENCE_COLUMNS``), oldest first."""
     c = silences_table.c
     rows = session.connection().execute(select(*[c[n] for n in SILENCE_COLUMNS]).order_by(c.starts_at, c.id)).all()
-    return pd.DataFrame.from_records(rows, columns=list(SILENCE_COLUMNS))
+    return rows_frame(rows, list(SILENCE_COLUMNS))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
 from riskwatch.store.cases import frame_records
+from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import (
     forecast_runs_table,
     forecast_scores_table,
@@ -89,7 +90,7 @@ def load_forecast_run(session: Session, freq: str, as_of: datetime | None = None
         c = table.c
         rows = conn.execute(select(*[c[n] for n in cols]).where(c.run_id == run["id"])
                             .order_by(*[c[n] for n in order])).all()
-        return pd.DataFrame.from_records(rows, columns=list(cols))
+        return rows_frame(rows, list(cols))
 
     values = frame(forecasts_table, VALUE_COLUMNS, ("series_id", "ds"))
     values["ds"] = pd.to_datetime(values["ds"]).astype("datetime64[us]")

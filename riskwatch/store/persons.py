@@ -24,6 +24,7 @@ from riskwatch.persons.groups import GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_C
 from riskwatch.persons.registry import DECISION_KINDS
 from riskwatch.persons.repeats import REPEAT_COLUMNS
 from riskwatch.store.cases import chunks, frame_records
+from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import (
     case_matters_table,
     cases_table,
@@ -69,7 +70,7 @@ def load_party_records(session: Session, source_ids: Sequence[str] | None = None
         stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
     names = [S.SOURCE, S.SOURCE_ID, S.SEQ, S.NAME, S.ID_NUMBER, S.PHONE, S.ADDRESS, S.RECEIVED_AT,
              S.CATEGORY_CODE, "case_region"]
-    out = pd.DataFrame.from_records(session.connection().execute(stmt).all(), columns=names)
+    out = rows_frame(session.connection().execute(stmt).all(), names)
     out[S.SEQ] = out[S.SEQ].astype(int)
     out[S.RECEIVED_AT] = pd.to_datetime(out[S.RECEIVED_AT])
     out["district"] = out["case_region"].fillna("").str[:6]
@@ -84,7 +85,7 @@ def load_person_records(session: Session, person_id: str | None = None) -> pd.Da
     if person_id is not None:
         stmt = stmt.where(c.person_id == person_id)
     rows = session.connection().execute(stmt).all()
-    return pd.DataFrame.from_records(rows, columns=list(PERSON_RECORD_COLUMNS))
+    return rows_frame(rows, list(PERSON_RECORD_COLUMNS))
 
 
 def save_person_records(session: Session, rows: pd.DataFrame, remove: Iterable[str] = (),
@@ -163,7 +164,7 @@ def load_decisions(session: Session) -> pd.DataFrame:
     """Every decision (``DECISION_COLUMNS``; ``left`` and ``right`` as lists), oldest first."""
     c = person_decisions_table.c
     rows = session.connection().execute(select(*[c[n] for n in DECISION_COLUMNS]).order_by(c.created_at, c.id)).all()
-    out = pd.DataFrame.from_records(rows, columns=list(DECISION_COLUMNS))
+    out = rows_frame(rows, list(DECISION_COLUMNS))
     for col in ("left", "right"):
         out[col] = [json.loads(v) for v in out[col]]
     return out
@@ -179,7 +180,7 @@ def save_matters(session: Session, matters: pd.DataFrame) -> None:
 def load_matters(session: Session) -> pd.DataFrame:
     c = case_matters_table.c
     rows = session.connection().execute(select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)).all()
-    return pd.DataFrame.from_records(rows, columns=list(REPEAT_COLUMNS))
+    return rows_frame(rows, list(REPEAT_COLUMNS))
 
 
 def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame) -> None:
@@ -201,20 +202,17 @@ def load_groups(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     """(groups, members, group_cases) as the last run stored them; list columns decoded."""
     conn = session.connection()
     g, m, k = person_groups_table.c, group_members_table.c, group_cases_table.c
-    groups = pd.DataFrame.from_records(conn.execute(select(*[g[n] for n in GROUP_COLUMNS])
-                                                    .order_by(g.size.desc(), g.group_id)).all(),
-                                       columns=list(GROUP_COLUMNS))
+    groups = rows_frame(conn.execute(select(*[g[n] for n in GROUP_COLUMNS])
+                                                    .order_by(g.size.desc(), g.group_id)).all(), list(GROUP_COLUMNS))
     for col in GROUP_JSON_COLUMNS:
         groups[col] = [json.loads(v) for v in groups[col]]
     for col in ("first_seen", "last_seen"):
         groups[col] = pd.to_datetime(groups[col])
-    members = pd.DataFrame.from_records(conn.execute(select(*[m[n] for n in MEMBER_COLUMNS])
-                                                     .order_by(m.group_id, m.person_id)).all(),
-                                        columns=list(MEMBER_COLUMNS))
+    members = rows_frame(conn.execute(select(*[m[n] for n in MEMBER_COLUMNS])
+                                                     .order_by(m.group_id, m.person_id)).all(), list(MEMBER_COLUMNS))
     members["joined_at"] = pd.to_datetime(members["joined_at"])
-    cases = pd.DataFrame.from_records(conn.execute(select(*[k[n] for n in GROUP_CASE_COLUMNS])
-                                                   .order_by(k.group_id, k.source, k.source_id)).all(),
-                                      columns=list(GROUP_CASE_COLUMNS))
+    cases = rows_frame(conn.execute(select(*[k[n] for n in GROUP_CASE_COLUMNS])
+                                                   .order_by(k.group_id, k.source, k.source_id)).all(), list(GROUP_CASE_COLUMNS))
     return groups, members, cases
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from riskwatch.schema import PARTY_COLUMNS, SEQ, SOURCE, SOURCE_ID
 from riskwatch.store.cases import STORED_CASE_COLUMNS
+from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import (
     Base,
     batches_table,
@@ -55,11 +56,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _frame(session: Session, stmt: Select[Any], names: Sequence[str]) -> pd.DataFrame:
-    rows = session.connection().execute(stmt).all()
-    # column by column: 1.8x faster than DataFrame.from_records on SQLAlchemy rows (200,000 cases)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    frame = pd.DataFrame({name: pd.Series(list(col), dtype=object) for name, col in zip(names, columns, strict=True)})
-    return _typed(frame)
+    return _typed(rows_frame(session.connection().execute(stmt).all(), names))
 
 
 def load_cases(session: Session, start: datetime | None = None, end: datetime | None = None,
