@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, effective_due
+from riskwatch.export import write_csv
 from riskwatch.indicators import MonthStats, compute_month_stats
 from riskwatch.ingest.background import in_background
 from riskwatch.ingest.normalize import NormalizedChunk, normalize_chunk
@@ -332,8 +333,7 @@ def forecast_file(settings: Settings, in_path: Path, out_path: Path, freq: str, 
     cols = ["date", "yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]
     out[cols[1:]] = out[cols[1:]].round(3)
     out = out[[*cols, "model"]]
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(out_path, index=False)
+    write_csv(out, out_path)
     notes = regular.notes + ((str(result.forecast["note"].iloc[0]),) if result.forecast["note"].iloc[0] else ())
     return out, notes, regular
 
@@ -355,8 +355,7 @@ def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame,
         "score": scores[C.SCORE].round(4).to_numpy(), "alarm": scores[C.ALARM].astype(int).to_numpy(),
         "detector": scores[C.DETECTOR].to_numpy(), "state": scores[C.STATE].to_numpy(),
     })
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(out_path, index=False)
+    write_csv(out, out_path)
     notes = tuple(n.replace("filled by interpolation for fitting", "scored as missing") for n in regular.notes)
     return out, notes
 
@@ -611,8 +610,7 @@ def resolve_file(in_path: Path, out_path: Path, with_confidence: bool = False) -
     out = pd.DataFrame({"record_id": parties["record_id"], "person_id": res.labels})
     if with_confidence:
         out["confidence"] = pd.Series(res.confidence).round(4)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(out_path, index=False)
+    write_csv(out, out_path)
     return len(out), int(out["person_id"].nunique())
 
 
