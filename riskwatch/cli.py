@@ -45,12 +45,26 @@ class Context:
         from riskwatch.store import upgrade_database
 
         upgrade_database(self.db_url)
-        with self.session() as session:
+        with self._session() as session:
             pipeline.prepare_store(session, self.settings)
             yield session
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A session on a store whose schema is this riskwatch's (what commands that only read start
+        from); a store without it is refused with what to run."""
+        from riskwatch.store.engine import schema_revision
+
+        current, head = schema_revision(self.db_url)
+        if current != head:
+            what = "has no riskwatch tables" if current is None else f"has schema {current}, not {head}"
+            raise StoreNotReadyError(f"the store {_safe_url(self.db_url)} {what}: run `riskwatch db upgrade` "
+                                     "(or `riskwatch ingest`, which creates it) first")
+        with self._session() as session:
+            yield session
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
         from riskwatch.store import make_engine, make_session
 
         engine = make_engine(self.db_url)
@@ -65,12 +79,27 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+class StoreNotReadyError(RiskwatchError):
+    """The database has no riskwatch schema, or an older one."""
+
+
+class RiskwatchGroup(click.Group):
+    """The command group: a ``RiskwatchError`` no command handled ends as one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RiskwatchError as exc:
+            _fail(exc)
+            return None
+
+
 def _fail(exc: Exception) -> None:
     click.echo(f"错误 error: {exc}", err=True)
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RiskwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_dir", type=click.Path(file_okay=False), default=None,
               help="Configuration directory (default: $RISKWATCH_CONFIG or the bundled demo city).")
 @click.option("--db", "db_url", default=None,
@@ -156,11 +185,11 @@ def _echo_summary(s: pipeline.FileSummary) -> None:
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the exports and ground truth into.")
-@click.option("--years", type=int, default=5, show_default=True)
+@click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last day of the history (default: the end of last month).")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Volume multiplier.")
+@click.option("--scale", type=click.FloatRange(0, 20, min_open=True), default=1.0, show_default=True, help="Volume multiplier.")
 @pass_ctx
 def synth(ctx: Context, out: Path, years: int, seed: int, end: datetime | None, scale: float) -> None:
     """Write a synthetic city's exports (both sources, both encodings, XLSX) and its ground truth."""
@@ -177,9 +206,9 @@ def _last_month_end(today: date) -> date:
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR, show_default=True)
-@click.option("--years", type=int, default=5, show_default=True)
+@click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--scale", type=float, default=1.0, show_default=True)
+@click.option("--scale", type=click.FloatRange(0, 20, min_open=True), default=1.0, show_default=True)
 @pass_ctx
 def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
     """Create the synthetic city, ingest it into the store, print the last month's figures, forecast

@@ -606,6 +606,8 @@ def resolve_file(in_path: Path, out_path: Path, with_confidence: bool = False) -
     from riskwatch.persons import linkage as L
 
     parties = read_party_file(in_path)
+    if parties.empty:
+        raise UnreadableFileError(str(in_path), "no records below the header: nothing to resolve")
     res = L.resolve(F.party_features(parties))
     out = pd.DataFrame({"record_id": parties["record_id"], "person_id": res.labels})
     if with_confidence:

@@ -81,6 +81,10 @@ def regularize_counts(table: pd.DataFrame, freq: str) -> RegularSeries:
     y = np.where(enough, y * np.where(scaled, expected / np.maximum(got, 1), 1.0), np.nan)
     if scaled.any():
         notes.append(f"{int(scaled.sum())} periods with some dates missing: scaled up to the full period")
+    if np.isnan(y).all():
+        unit = {"D": "day", "W": "week", "M": "month"}[freq]
+        raise ValueError(f"no {unit} has data for at least half of its {'dates' if native == 'D' else 'periods'}: "
+                         f"the file is shorter than one {unit} (use a finer --freq or a longer file)")
     first, last = np.flatnonzero(~np.isnan(y))[[0, -1]]
     if first > 0 or last < len(y) - 1:
         notes.append(f"{first + len(y) - 1 - last} periods without data at the start or end: dropped")

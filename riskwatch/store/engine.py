@@ -86,3 +86,18 @@ def upgrade_database(url: str, revision: str = "head") -> None:
             conn.commit()
     finally:
         engine.dispose()
+
+
+def schema_revision(url: str) -> tuple[str | None, str]:
+    """(the store's schema revision, or None when it has none; the newest revision of this riskwatch)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    return current, head

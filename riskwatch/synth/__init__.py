@@ -166,6 +166,8 @@ def generate_city(settings: Settings, out_dir: Path, years: int = 5, seed: int =
     """Write a synthetic city's exports, updates and ground truth under ``out_dir``; see the module doc."""
     if end is None:
         raise ValueError("generate_city: end is required (time is an argument)")
+    if years < 1 or not scale > 0:
+        raise ValueError(f"generate_city: needs years >= 1 and scale > 0 (got years={years}, scale={scale})")
     out = Path(out_dir)
     city = build_city(settings, years, seed, end, scale)
     rng = np.random.default_rng(seed + 2)
