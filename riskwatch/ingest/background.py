@@ -8,7 +8,12 @@ parent holds are never closed by it. At most ``depth`` chunks wait in the queue:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,8 +33,10 @@ def in_background(produce: Callable[[], Iterator[Any]], finish: Callable[[], Any
     """
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue(maxsize=depth)
+    parent = os.getpid()
 
     def child() -> None:
+        _die_with(parent)
         try:
             for item in produce():
                 queue.put((_ITEM, item))
@@ -56,3 +63,17 @@ def in_background(produce: Callable[[], Iterator[Any]], finish: Callable[[], Any
         if process.is_alive():
             process.terminate()
         process.join()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Make this (child) process get SIGKILL when its parent dies, however it dies (kill -9 included), so
+    that a reader blocked on a full queue never outlives the ingest that started it (Linux ``prctl``;
+    elsewhere the ``daemon`` flag covers the parent's normal exit only)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:   # the parent died before the request took effect
+        os._exit(1)
