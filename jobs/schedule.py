@@ -31,38 +31,42 @@ T = TypeVar("T")
 def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: datetime) -> None:
     """Ingest every export in ``inbox`` (already-seen files change nothing), one transaction per file."""
     from riskwatch.store import make_engine, make_session, upgrade_database
+    from riskwatch.store.lock import writer_lock
 
-    upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        for path in pipeline.expand_paths([inbox]):
-            with make_session(engine) as session:
-                try:
-                    summary = pipeline.ingest_file(session, settings, path, fire_time)
-                    session.commit()
-                    log.info("%s: new %d updated %d quarantined %d", path.name, summary.new,
-                             summary.updated, summary.quarantined)
-                except RiskwatchError as exc:
-                    session.rollback()
-                    log.error("cannot read %s", exc)
-    finally:
-        engine.dispose()
+    with writer_lock(db_url, "riskwatch job ingest", on_wait=log.info):
+        upgrade_database(db_url)
+        engine = make_engine(db_url)
+        try:
+            for path in pipeline.expand_paths([inbox]):
+                with make_session(engine) as session:
+                    try:
+                        summary = pipeline.ingest_file(session, settings, path, fire_time)
+                        session.commit()
+                        log.info("%s: new %d updated %d quarantined %d", path.name, summary.new,
+                                 summary.updated, summary.quarantined)
+                    except RiskwatchError as exc:
+                        session.rollback()
+                        log.error("cannot read %s", exc)
+        finally:
+            engine.dispose()
 
 
 def _in_store(settings: Settings, db_url: str, work: Callable[[Session], T]) -> T:
     """``work`` in one transaction on the migrated store with the reference data loaded; committed."""
     from riskwatch.store import make_engine, make_session, upgrade_database
+    from riskwatch.store.lock import writer_lock
 
-    upgrade_database(db_url)
-    engine = make_engine(db_url)
-    try:
-        with make_session(engine) as session:
-            pipeline.prepare_store(session, settings)
-            out = work(session)
-            session.commit()
-            return out
-    finally:
-        engine.dispose()
+    with writer_lock(db_url, "riskwatch job", on_wait=log.info):
+        upgrade_database(db_url)
+        engine = make_engine(db_url)
+        try:
+            with make_session(engine) as session:
+                pipeline.prepare_store(session, settings)
+                out = work(session)
+                session.commit()
+                return out
+        finally:
+            engine.dispose()
 
 
 def forecast_volumes(settings: Settings, db_url: str, freq: str, fire_time: datetime) -> None:

@@ -43,11 +43,14 @@ class Context:
         """A session on the store migrated to the newest schema, with regions, categories and staff loaded
         from the configuration (what every command that writes starts from). The caller commits."""
         from riskwatch.store import upgrade_database
+        from riskwatch.store.lock import writer_lock
 
-        upgrade_database(self.db_url)
-        with self._session() as session:
-            pipeline.prepare_store(session, self.settings)
-            yield session
+        holder = "riskwatch " + " ".join(a for a in sys.argv[1:] if not a.startswith("-"))[:60]
+        with writer_lock(self.db_url, holder.strip(), on_wait=lambda m: click.echo(f"等待 waiting: {m}", err=True)):
+            upgrade_database(self.db_url)
+            with self._session() as session:
+                pipeline.prepare_store(session, self.settings)
+                yield session
 
     @contextmanager
     def session(self) -> Iterator[Session]:
