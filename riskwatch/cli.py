@@ -555,8 +555,8 @@ def _detect_store(ctx: Context, as_of: datetime | None, freq: str) -> pipeline.D
         summary = pipeline.run_detect(session, ctx.settings, cutoff, now, freq)
         session.commit()
     if summary.data_end is not None:
-        click.echo(f"注意 note: no case received after {summary.data_end:%Y-%m-%d %H:%M}: the last complete week "
-                   "before that is scored")
+        click.echo(f"注意 note: no case received after {summary.data_end:%Y-%m-%d %H:%M}: the last complete "
+                   f"{PERIOD_NAMES[freq]} before that is scored")
     click.echo(f"detect run {summary.run_id}: {PERIOD_NAMES[freq]} of {summary.period:%Y-%m-%d}, {summary.series} "
                f"series ({summary.scored} scored, {summary.insufficient} with too little history), "
                f"as of {cutoff:%Y-%m-%d %H:%M}")

@@ -399,6 +399,7 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     from riskwatch.detect.lifecycle import SILENCED, silence_reasons
     from riskwatch.detect.replay import RECENT_COLUMNS, step
     from riskwatch.detect.signals import FORECAST_UPPER
+    from riskwatch.forecast.base import period_range
     from riskwatch.store import detect as store
 
     policy = settings.detect
@@ -427,8 +428,10 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     _, previous = store.load_states(session, freq, period_before=period.to_pydatetime())
     history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], "series_id"]}
     labels = {name: m.label or name for name, m in settings.mappings.items()}
-    extra = case_signals(cases, cases[DUE], cutoff, freq, settings.taxonomy, settings.regions, labels)
-    groups = _group_signals(session, settings, cases, cutoff, freq)
+    # case and group findings are those of the period scored, judged at its end, whatever the hour of the run
+    period_end = period_range(period, 2, freq)[1]
+    extra = case_signals(cases, cases[DUE], period_end, freq, settings.taxonomy, settings.regions, labels)
+    groups = _group_signals(session, settings, cases, period_end, freq)
     if len(groups):
         extra = pd.concat([extra, groups], ignore_index=True) if len(extra) else groups
     labeler = _artifact_labeler(cases, catalog, settings, ds, freq)

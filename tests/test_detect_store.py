@@ -125,3 +125,21 @@ def test_runs_sharing_one_case_load_equal_runs_that_load_their_own(tmp_path: Pat
         key = [c for c in ("series_id", "signal_key", "ds") if c in cols]
         pd.testing.assert_frame_equal(own[cols].sort_values(key).reset_index(drop=True),
                                       shared[cols].sort_values(key).reset_index(drop=True))
+
+
+def test_a_weeks_case_signals_do_not_depend_on_the_hour_of_the_run(tmp_path: Path, small_config: Path,
+                                                                     small_city: Path) -> None:
+    """Run on Monday 00:00 or on Wednesday noon, the run is about the same complete week and finds the
+    same case signals (issue 12, item 10)."""
+    keys = {}
+    for as_of in ("2025-06-09", "2025-06-11 12:00"):
+        url = f"sqlite:///{tmp_path}/{as_of[:10]}.db"
+        ingest(small_config, url, small_city)
+        out = run(small_config, url, "detect", "--as-of", as_of)
+        assert "week of 2025-06-02" in out.output
+        signals = table(url, "signals")
+        case = signals.loc[signals["kind"].isin(["escalation", "overdue", "returned", "dissatisfied"])]
+        keys[as_of] = sorted(case["signal_key"]), case.groupby("kind").size().to_dict()
+    monday, wednesday = keys.values()
+    assert monday[1].get("dissatisfied", 0) > 0
+    assert monday == wednesday
