@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +252,7 @@ class PersonsSettings:
 class IngestSettings:
     chunk_rows: int
     max_field_chars: int
+    earliest_received: date = date(2000, 1, 1)   # an earlier receipt date is a typo or a placeholder
 
 
 @dataclass(frozen=True)
@@ -462,6 +463,15 @@ def _parse_day(text: object, path: Path, key: str) -> date:
         raise ConfigError(str(path), key, f"bad date {text!r}: {exc}") from exc
 
 
+def _earliest_received(doc: Mapping[str, Any], path: Path) -> date:
+    value = doc.get("earliest_received", date(2000, 1, 1))
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date) or not date(1950, 1, 1) <= value <= date(2100, 1, 1):
+        raise ConfigError(str(path), "ingest.earliest_received", f"expected a date between 1950 and 2100, got {value!r}")
+    return value
+
+
 def load_forecast_settings(doc: Mapping[str, Any], path: Path) -> ForecastSettings:
     """Validate ``[forecast]`` of ``settings.toml`` (every key optional)."""
     default = ForecastSettings()
@@ -633,7 +643,8 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
             max_representatives=group.get("max_representatives", 5),
             bands=tuple(group.get("bands", ())),
         ),
-        ingest=IngestSettings(int(ing.get("chunk_rows", 50000)), int(ing.get("max_field_chars", 20000))),
+        ingest=IngestSettings(int(ing.get("chunk_rows", 50000)), int(ing.get("max_field_chars", 20000)),
+                              _earliest_received(ing, root / "settings.toml")),
         holidays=load_holiday_overrides(root / "holidays.toml"),
         forecast=load_forecast_settings(base.get("forecast", {}), root / "settings.toml"),
         detect=load_detect_settings(base.get("detect", {}), root / "settings.toml"),

@@ -113,10 +113,11 @@ def ingest_file(session: Session, settings: Settings, path: Path, now: datetime,
     refs = refs or build_refs(settings)
     summary = FileSummary(file=str(path), source=table.mapping.name, encoding=table.encoding)
     batch_id = start_batch(session, table.mapping.name, path.name, file_sha256(path), now, table.encoding)
+    latest = pd.Timestamp(now) + pd.Timedelta(days=1)   # a day's grace for the clocks of other systems
 
     def produce() -> Iterator[tuple[int, NormalizedChunk]]:
         for raw in table.chunks():
-            chunk = normalize_chunk(raw, table.mapping, refs, str(path))
+            chunk = normalize_chunk(raw, table.mapping, refs, str(path), latest)
             cases, parties = prepare_versions(chunk.cases, chunk.parties)
             yield len(raw), replace(chunk, cases=cases, parties=parties)
 

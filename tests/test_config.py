@@ -60,6 +60,7 @@ def test_environment_variable_points_at_another_city(config_copy: Path, monkeypa
         ("calendar.toml", 'kind = "lunar"', 'kind = "moon"', ".kind"),
         ("staff.toml", 'role = "grid_worker"', 'role = "boss"', ".role"),
         ("settings.toml", "horizon_weeks = 13", "horizon_weeks = 0", "forecast.horizon_weeks"),
+        ("settings.toml", "earliest_received = 2000-01-01", 'earliest_received = "soon"', "ingest.earliest_received"),
         ("settings.toml", '"leaf:district",', "", "forecast.levels"),          # leaf:city without leaf:district
         ("settings.toml", '"all:city",', '"all:county",', "forecast.levels[0]"),
         ("holidays.toml", "# [[year]]", '[[year]]\nyear = 2027\nworkdays = ["2027-02-22"]\n#', "workdays[0]"),

@@ -263,3 +263,20 @@ def test_large_uniform_chunk() -> None:
     assert len(out.cases) == n and out.cases["region_code"].eq("339902001001001").all()
     assert out.cases["category_code"].isin(["0101", "0102", "0103"]).all()
     assert out.parties["id_valid"].all() and out.quarantine.empty
+
+
+def test_receipts_outside_the_plausible_window_are_quarantined_other_times_noted() -> None:
+    """1899-12-31 / 1900-01-01 are spreadsheet placeholders and 2099 a typo: never stored as receipts, so
+    no single row can stop a forecast for the whole city (issue 12, item 4)."""
+    rows = [base(工单编号="A1", 来电时间="1899-12-31"), base(工单编号="A2", 来电时间="1900-01-01 00:00"),
+            base(工单编号="A3", 来电时间="2099-01-01"), base(工单编号="A4", 办结时间="1900-01-01"),
+            base(工单编号="A5")]
+    out = normalize_chunk(raw_frame(rows), HOTLINE, REFS, "f.csv", latest=pd.Timestamp("2026-12-04"))
+    q = out.quarantine.set_index("row_number")
+    assert list(q["field"]) == ["received_at"] * 3
+    assert "before 2000-01-01" in q["reason"].iloc[0] and "before 2000-01-01" in q["reason"].iloc[1]
+    assert "in the future" in q["reason"].iloc[2]
+    assert list(out.cases["source_id"]) == ["A4", "A5"]
+    assert out.cases["closed_at"].isna().iloc[0]
+    note = out.notes.loc[out.notes["field"] == "closed_at", "note"]
+    assert len(note) == 1 and "implausible date" in note.iloc[0] and "1900-01-01" in note.iloc[0]

@@ -235,7 +235,8 @@ class _Texts:
 
 
 # --- main ------------------------------------------------------------------------------------------
-def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file: str) -> NormalizedChunk:
+def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file: str,
+                    latest: pd.Timestamp | None = None) -> NormalizedChunk:
     """Normalize one raw chunk (see the module docstring for the frames returned).
 
     Parameters
@@ -249,6 +250,10 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
         ``build_refs(settings)``.
     file
         The input file's name, for error messages.
+    latest
+        The latest plausible time (the ingest's own time, with a day's grace for clocks): a receipt after
+        it, or before ``refs.earliest_received``, is quarantined; any other time outside that window is
+        noted and left blank (1899-12-31 and 2099-01-01 are placeholders, not dates).
     """
     if ROW_NUMBER not in raw.columns:
         raise ValueError(f"normalize_chunk({file}): missing column row_number")
@@ -269,12 +274,18 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
     extra = raw[EXTRA_CELLS].notna() if EXTRA_CELLS in raw else pd.Series(False, index=raw.index)
     no_id = source_id.isna()
     no_date = times["received_at"].isna()
+    early, late = _outside(times["received_at"], refs.earliest_received, latest)
     reason = np.select(
-        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), bad_time["received_at"].to_numpy(), no_date.to_numpy()],
+        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), bad_time["received_at"].to_numpy(), no_date.to_numpy(),
+         early, late],
         [TOTAL_ROW_REASON, "structurally broken row: more cells than headers", "source_id missing or blank",
-         "received_at unparseable", "received_at missing"], default="")
+         "received_at unparseable", "received_at missing",
+         f"received_at before {refs.earliest_received:%Y-%m-%d} ([ingest] earliest_received): not a plausible receipt",
+         f"received_at after {latest:%Y-%m-%d %H:%M} (the time of ingest): a receipt cannot be in the future"
+         if latest is not None else ""],
+        default="")
     field = np.select(
-        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), no_date.to_numpy()],
+        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), no_date.to_numpy() | early | late],
         ["source_id", "row", "source_id", "received_at"], default="")
     bad = reason != ""
     quarantine = _quarantine_frame(raw, rows, bad, field, reason)
@@ -289,10 +300,24 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
         if f != "received_at" and b.any():
             txt = strip_text(_col(raw, cols, f))[b]
             notes.add(rows[b], f, ("unparseable date: " + txt).to_numpy(dtype=object))
+        if f != "received_at":
+            early, late = _outside(times[f], refs.earliest_received, latest)
+            odd = early | late
+            if odd.any():
+                shown = times[f][odd].dt.strftime("%Y-%m-%d %H:%M")
+                notes.add(rows[odd], f, ("implausible date left blank: " + shown).to_numpy(dtype=object))
+                times[f] = times[f].mask(pd.Series(odd, index=times[f].index))
     tx = _Texts(raw, cols)
     cases = _case_frame(tx, rows, mapping, refs, source_id, times, notes)
     parties = _party_frame(tx, rows, mapping, cases, notes, refs)
     return NormalizedChunk(cases=cases, parties=parties, quarantine=quarantine, notes=notes.frame())
+
+
+def _outside(times: pd.Series, earliest: pd.Timestamp, latest: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
+    """(before ``earliest``, after ``latest``) masks of parsed times; missing times are neither."""
+    early = (times < earliest).fillna(False).to_numpy(dtype=bool)
+    late = (times > latest).fillna(False).to_numpy(dtype=bool) if latest is not None else np.zeros(len(times), bool)
+    return early, late
 
 
 def _quarantine_frame(raw: pd.DataFrame, rows: pd.Series, bad: np.ndarray, field: np.ndarray,

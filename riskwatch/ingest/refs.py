@@ -48,6 +48,7 @@ class Refs:
     category_parent: Mapping[str, str]
     min_group_headcount: int
     max_field_chars: int
+    earliest_received: pd.Timestamp
 
     def is_under(self, code: str, ancestor: str) -> bool:
         while code:
@@ -96,6 +97,7 @@ def make_refs(regions: RegionTree, taxonomy: Taxonomy, group: GroupRules, ingest
         category_by_label=cats, category_child=child,
         category_parent={c.code: c.parent for c in taxonomy.categories.values()},
         min_group_headcount=group.min_headcount, max_field_chars=ingest.max_field_chars,
+        earliest_received=pd.Timestamp(ingest.earliest_received),
     )
 
 
