@@ -37,7 +37,12 @@ def ingest_inbox(settings: Settings, db_url: str, inbox: Path, fire_time: dateti
         upgrade_database(db_url)
         engine = make_engine(db_url)
         try:
-            for path in pipeline.expand_paths([inbox]):
+            found = pipeline.expand_paths([inbox])
+            for path, why in found.ignored + found.other:
+                log.info("skipped %s: %s", path, why)
+            for path, why in found.unreadable:
+                log.error("cannot read %s: %s", path, why)
+            for path in found.files:
                 with make_session(engine) as session:
                     try:
                         summary = pipeline.ingest_file(session, settings, path, fire_time)

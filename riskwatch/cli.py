@@ -153,7 +153,13 @@ def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
     with ctx.store() as session:
         refs = build_refs(settings)
         session.commit()
-        for path in pipeline.expand_paths(paths):
+        found = pipeline.expand_paths(paths)
+        for path, why in found.ignored + found.other:
+            click.echo(f"跳过 skipped: {path}: {why}")
+        for path, why in found.unreadable:
+            failed += 1
+            click.echo(f"无法读取 cannot read: {path}: {why}", err=True)
+        for path in found.files:
             try:
                 s = pipeline.ingest_file(session, settings, path, datetime.now(), source, refs)
                 session.commit()

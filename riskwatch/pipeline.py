@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is us
 
 log = logging.getLogger(__name__)
 
-INPUT_SUFFIXES = (".csv", ".xlsx", ".txt")
+INPUT_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".txt")
 BACKGROUND_MIN_BYTES = 8 << 20  # below this, forking a reader process costs more than it saves
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,14 +73,40 @@ class FileSummary:
     MAX_PROBLEMS = 5
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files given, and the input files under directories given, in a stable order."""
-    out: list[Path] = []
+SPREADSHEET_SUFFIXES = (".xls", ".xlsb", ".ods", ".et")  # tables riskwatch cannot read (yet)
+
+
+@dataclass(frozen=True)
+class InputFiles:
+    """What a list of paths holds: the files to read, in a stable order, and every file under a folder
+    that is not read, with why (none is skipped without a word)."""
+
+    files: list[Path]
+    ignored: list[tuple[Path, str]]      # hidden files and Office lock files: said, not an error
+    unreadable: list[tuple[Path, str]]   # tables in a format riskwatch does not read: an error
+    other: list[tuple[Path, str]]        # anything else found in a folder: said, not an error
+
+
+def expand_paths(paths: Iterable[Path]) -> InputFiles:
+    """Files given, and the input files under directories given, in a stable order; the files under the
+    directories that are not read are listed with the reason."""
+    out = InputFiles([], [], [], [])
     for p in paths:
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES))
-        else:
-            out.append(p)
+        if not p.is_dir():
+            out.files.append(p)
+            continue
+        for f in sorted(f for f in p.rglob("*") if f.is_file()):
+            rel = f.relative_to(p)
+            if any(part.startswith(".") for part in rel.parts):
+                out.ignored.append((f, "hidden file"))
+            elif f.name.startswith("~$"):
+                out.ignored.append((f, "Office lock file of an open workbook"))
+            elif f.suffix.lower() in INPUT_SUFFIXES:
+                out.files.append(f)
+            elif f.suffix.lower() in SPREADSHEET_SUFFIXES:
+                out.unreadable.append((f, f"{f.suffix.lower()} workbooks are not read: save it as .xlsx or CSV"))
+            else:
+                out.other.append((f, f"not an export ({f.suffix or 'no extension'})"))
     return out
 
 

@@ -62,3 +62,25 @@ def test_bad_input_gives_one_clear_error(tmp_path: Path, args: tuple[str, ...]) 
     errors = [line for line in text.splitlines() if line.startswith(("错误", "Error:", "无法读取"))]
     assert len(errors) == 1, text
     assert len(errors[0]) > 20, text     # says what is wrong, not just that something is
+
+
+def test_a_folder_ingest_lists_every_file_it_does_not_read(tmp_path: Path) -> None:
+    """Hidden and lock files are ignored and said so; an old .xls is an error, never a silent skip
+    (issue 12, item 5)."""
+    inbox = tmp_path / "inbox"
+    (inbox / ".cache").mkdir(parents=True)
+    good = "工单编号,来电时间,诉求内容,所属区县\nA1,2024-03-05 10:00,噪音扰民,东湖区\n"
+    (inbox / "12345工单.csv").write_text(good, encoding="utf-8")
+    (inbox / ".hidden.csv").write_text(good, encoding="utf-8")
+    (inbox / ".cache" / "x.csv").write_text(good, encoding="utf-8")
+    (inbox / "~$12345工单.xlsx").write_bytes(b"lock")
+    (inbox / "旧格式.xls").write_bytes(b"\xd0\xcf\x11\xe0 old excel")
+    (inbox / "说明.md").write_text("readme", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/rw.db", "ingest", str(inbox)])
+    out = result.output
+    assert result.exit_code != 0, out                          # the .xls could not be read
+    assert "12345工单.csv" in out and "new 1" in out
+    for name, why in ((".hidden.csv", "hidden file"), ("x.csv", "hidden file"), ("~$12345工单.xlsx", "lock file"),
+                      ("说明.md", "not an export")):
+        assert any(name in line and why in line for line in out.splitlines()), (name, out)
+    assert any("旧格式.xls" in line and "cannot read" in line for line in out.splitlines()), out
