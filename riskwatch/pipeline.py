@@ -199,10 +199,12 @@ def working_dates(start: date, end: date) -> list[date]:
 
 
 def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None,
-                   columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """The stored cases (received up to ``end``; all columns or ``columns``) with their effective deadline
-    in ``due``."""
-    cases = load_cases(session, end=end, columns=list(columns) if columns is not None else None)
+                   columns: Iterable[str] | None = None, start: pd.Timestamp | None = None,
+                   open_at: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The stored cases (received up to ``end``, and from ``start`` or still open at ``open_at``: see
+    ``load_cases``; all columns or ``columns``) with their effective deadline in ``due``."""
+    cases = load_cases(session, start=start, end=end, columns=list(columns) if columns is not None else None,
+                       open_at=open_at)
     if cases.empty:
         cases[DUE] = pd.Series(dtype="datetime64[ns]")
         return cases
@@ -216,9 +218,14 @@ def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | Non
 def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
                 category_level: int = 2) -> MonthStats:
     """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``)."""
+    from riskwatch.indicators import NEEDED
     from riskwatch.store.persons import load_matters
 
-    cases = cases_with_due(session, settings, end=as_of)
+    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", "registered_at", "due_at", "urgency"])
+    # what the month's figures can touch: the cases received since the same month a year earlier (同比),
+    # and older ones still open when the month began; no texts or addresses
+    since = (month - 12).start_time
+    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=since, open_at=month.start_time)
     matters = load_matters(session)
     if len(matters):
         cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")

@@ -143,3 +143,4 @@ def test_a_weeks_case_signals_do_not_depend_on_the_hour_of_the_run(tmp_path: Pat
     monday, wednesday = keys.values()
     assert monday[1].get("dissatisfied", 0) > 0
     assert monday == wednesday
+

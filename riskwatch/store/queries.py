@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskwatch.schema import PARTY_COLUMNS, SEQ, SOURCE, SOURCE_ID
@@ -60,8 +60,9 @@ def _frame(session: Session, stmt: Select[Any], names: Sequence[str]) -> pd.Data
 
 
 def load_cases(session: Session, start: datetime | None = None, end: datetime | None = None,
-               columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id).
+               columns: Sequence[str] | None = None, open_at: datetime | None = None) -> pd.DataFrame:
+    """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id); with
+    ``open_at``, also the cases received before ``start`` that were not yet closed at ``open_at``.
 
     Returns ``schema.CASE_COLUMNS`` except ``row_number`` by default; ``columns`` may name any of these
     plus ``case_id`` and ``EXTRA_CASE_COLUMNS``.
@@ -70,7 +71,9 @@ def load_cases(session: Session, start: datetime | None = None, end: datetime | 
     c = cases_table.c
     cols = [c.id.label(CASE_ID) if n == CASE_ID else c[n] for n in names]
     stmt = select(*cols)
-    if start is not None:
+    if start is not None and open_at is not None:
+        stmt = stmt.where(or_(c.received_at >= start, c.closed_at.is_(None), c.closed_at >= open_at))
+    elif start is not None:
         stmt = stmt.where(c.received_at >= start)
     if end is not None:
         stmt = stmt.where(c.received_at < end)
