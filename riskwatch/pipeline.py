@@ -700,11 +700,13 @@ def person_profile(session: Session, settings: Settings, person_id: str, as_of: 
     parties = store.load_party_records(session, mine["source_id"].tolist())
     records = mine.merge(parties.drop(columns=["source", "source_id", "seq"]), on="record_id")
     keys = mine[["source", "source_id"]].drop_duplicates()
-    cases = load_cases(session, columns=PERSON_CASE_COLUMNS).merge(keys, on=["source", "source_id"])
+    ids = keys["source_id"].tolist()      # read this person's cases and matters only
+    cases = load_cases(session, columns=PERSON_CASE_COLUMNS, source_ids=ids).merge(keys, on=["source", "source_id"])
+    matters = store.load_matters(session, ids)
     groups, members, _ = store.load_groups(session)
     years = range(int(cases["received_at"].min().year) if len(cases) else as_of.year, as_of.year + 1)
     windows = cal.sensitive_windows(settings.periods, years)
-    return build(person_id, records, cases, store.load_matters(session), members, groups, windows, as_of)
+    return build(person_id, records, cases, matters, members, groups, windows, as_of)
 
 
 def _stored_model(last: dict[str, Any] | None) -> Model | None:

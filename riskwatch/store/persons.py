@@ -177,9 +177,13 @@ def save_matters(session: Session, matters: pd.DataFrame) -> None:
     _insert(session, case_matters_table, matters, REPEAT_COLUMNS)
 
 
-def load_matters(session: Session) -> pd.DataFrame:
+def load_matters(session: Session, source_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The matters and repeats of every case (``REPEAT_COLUMNS``), or of the cases with ``source_ids``."""
     c = case_matters_table.c
-    rows = session.connection().execute(select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)).all()
+    stmt = select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)
+    if source_ids is not None:
+        stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
+    rows = session.connection().execute(stmt).all()
     return rows_frame(rows, list(REPEAT_COLUMNS))
 
 

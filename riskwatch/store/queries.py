@@ -60,9 +60,11 @@ def _frame(session: Session, stmt: Select[Any], names: Sequence[str]) -> pd.Data
 
 
 def load_cases(session: Session, start: datetime | None = None, end: datetime | None = None,
-               columns: Sequence[str] | None = None, open_at: datetime | None = None) -> pd.DataFrame:
+               columns: Sequence[str] | None = None, open_at: datetime | None = None,
+               source_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id); with
-    ``open_at``, also the cases received before ``start`` that were not yet closed at ``open_at``.
+    ``open_at``, also the cases received before ``start`` that were not yet closed at ``open_at``; with
+    ``source_ids``, only the cases of those ids (one person's cases, say).
 
     Returns ``schema.CASE_COLUMNS`` except ``row_number`` by default; ``columns`` may name any of these
     plus ``case_id`` and ``EXTRA_CASE_COLUMNS``.
@@ -77,6 +79,8 @@ def load_cases(session: Session, start: datetime | None = None, end: datetime | 
         stmt = stmt.where(c.received_at >= start)
     if end is not None:
         stmt = stmt.where(c.received_at < end)
+    if source_ids is not None:
+        stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
     return _frame(session, stmt.order_by(c.source, c.source_id), names)
 
 
