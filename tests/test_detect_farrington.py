@@ -235,3 +235,15 @@ def test_score_series_over_workers_equals_one_series_at_a_time() -> None:
         got = score_series(wide, "W", 199, shifts, workers=workers)
         pd.testing.assert_frame_equal(got, alone)
     assert got.loc[got["series_id"] == "W:*:2", "alarm"].item()
+
+
+def test_monthly_minimum_count_is_five_cases_in_the_month() -> None:
+    """Issue 12, item 11: 2 cases after years of zeros is not a monthly spike; 6 in the month is."""
+    from riskwatch.detect.combine import score_periods
+
+    quiet = np.r_[np.zeros(56), 1, 1, 1, 2]
+    assert not score_periods(quiet, "M", [59])["alarm"].item()
+    burst = np.r_[np.zeros(59), 6]
+    assert score_periods(burst, "M", [59])["spike"].item()
+    weekly = np.r_[np.zeros(196), 1, 1, 1, 2]           # the weekly rule is unchanged: 5 in 4 weeks
+    assert score_periods(weekly, "W", [199])["spike"].item()

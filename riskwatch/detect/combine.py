@@ -50,9 +50,11 @@ class Scores(Protocol):
 
 
 def farrington_options(freq: str) -> FarringtonOptions:
-    """Noufaily's settings for weekly data; the monthly equivalents (half-window 1, 6 months excluded)."""
+    """Noufaily's settings for weekly data; the monthly equivalents (half-window 1, 6 months excluded, and
+    the minimum-count rule "5 cases in the last 4 weeks" read as 5 cases in the month itself: over 4 months
+    it let 1, 1, 1, 2 after years of zeros be called a spike of 2 against an expectation of 0)."""
     if freq == "M":
-        return FarringtonOptions(half_window=1, past_weeks_not_included=6)
+        return FarringtonOptions(half_window=1, past_weeks_not_included=6, min_weeks=1)
     return FarringtonOptions()
 
 
