@@ -198,7 +198,8 @@ def _echo_summary(s: pipeline.FileSummary) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last day of the history (default: the end of last month).")
-@click.option("--scale", type=click.FloatRange(0, 20, min_open=True), default=1.0, show_default=True, help="Volume multiplier.")
+@click.option("--scale", type=click.FloatRange(0, 20, min_open=True), default=1.0, show_default=True,
+              help="Volume multiplier.")
 @pass_ctx
 def synth(ctx: Context, out: Path, years: int, seed: int, end: datetime | None, scale: float) -> None:
     """Write a synthetic city's exports (both sources, both encodings, XLSX) and its ground truth."""
@@ -287,12 +288,10 @@ def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: flo
 
 def _store_location(url: str) -> str:
     """A SQLite store's absolute file path; any other store's URL without its password."""
-    from sqlalchemy.engine import make_url
+    from riskwatch.store.engine import sqlite_file
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return str(Path(parsed.database).resolve())
-    return _safe_url(url)
+    db = sqlite_file(url)
+    return str(db) if db is not None else _safe_url(url)
 
 
 DEMO_DETECT_WEEKS = 4

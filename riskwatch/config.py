@@ -464,7 +464,7 @@ def _parse_day(text: object, path: Path, key: str) -> date:
 
 
 def _earliest_received(doc: Mapping[str, Any], path: Path) -> date:
-    value = doc.get("earliest_received", date(2000, 1, 1))
+    value = doc.get("earliest_received", IngestSettings.earliest_received)
     if isinstance(value, datetime):
         value = value.date()
     if not isinstance(value, date) or not date(1950, 1, 1) <= value <= date(2100, 1, 1):

@@ -17,6 +17,7 @@ from riskwatch import schema as S
 from riskwatch.config import Deadlines
 
 DUE = "due"  # column added by ``effective_due``
+DUE_NEEDED: tuple[str, ...] = (S.SOURCE, S.RECEIVED_AT, S.REGISTERED_AT, S.DUE_AT, S.URGENCY)  # what it reads
 
 
 def add_working_days(start: pd.Series, n: int, working_dates: Sequence[date]) -> pd.Series:
@@ -51,8 +52,7 @@ def effective_due(
     source_kind : source name -> ``hotline`` | ``petition`` (from the mappings)
     working_dates : sorted working days covering the cases' period (official calendar)
     """
-    S.require_columns(cases.columns, [S.SOURCE, S.RECEIVED_AT, S.REGISTERED_AT, S.DUE_AT, S.URGENCY],
-                      "effective_due")
+    S.require_columns(cases.columns, DUE_NEEDED, "effective_due")
     received = pd.to_datetime(cases[S.RECEIVED_AT])
     kind = cases[S.SOURCE].map(source_kind).fillna("petition")
     accepted = pd.to_datetime(cases[S.REGISTERED_AT]).fillna(

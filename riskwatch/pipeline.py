@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
-from riskwatch.deadlines import DUE, effective_due
+from riskwatch.deadlines import DUE, DUE_NEEDED, effective_due
 from riskwatch.export import write_csv
 from riskwatch.indicators import MonthStats, compute_month_stats
 from riskwatch.ingest.background import in_background
@@ -221,7 +221,7 @@ def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: p
     from riskwatch.indicators import NEEDED
     from riskwatch.store.persons import load_matters
 
-    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", "registered_at", "due_at", "urgency"])
+    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", *DUE_NEEDED])
     # what the month's figures can touch: the cases received since the same month a year earlier (同比),
     # and older ones still open when the month began; no texts or addresses
     since = (month - 12).start_time

@@ -297,16 +297,17 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
     for f in TIME_FIELDS:
         times[f] = times[f][keep].reset_index(drop=True)
         b = bad_time[f][keep].reset_index(drop=True)
-        if f != "received_at" and b.any():
+        if f == "received_at":   # its problems quarantined the row above
+            continue
+        if b.any():
             txt = strip_text(_col(raw, cols, f))[b]
             notes.add(rows[b], f, ("unparseable date: " + txt).to_numpy(dtype=object))
-        if f != "received_at":
-            early, late = _outside(times[f], refs.earliest_received, latest)
-            odd = early | late
-            if odd.any():
-                shown = times[f][odd].dt.strftime("%Y-%m-%d %H:%M")
-                notes.add(rows[odd], f, ("implausible date left blank: " + shown).to_numpy(dtype=object))
-                times[f] = times[f].mask(pd.Series(odd, index=times[f].index))
+        early, late = _outside(times[f], refs.earliest_received, latest)
+        odd = early | late
+        if odd.any():
+            shown = times[f][odd].dt.strftime("%Y-%m-%d %H:%M")
+            notes.add(rows[odd], f, ("implausible date left blank: " + shown).to_numpy(dtype=object))
+            times[f] = times[f].mask(pd.Series(odd, index=times[f].index))
     tx = _Texts(raw, cols)
     cases = _case_frame(tx, rows, mapping, refs, source_id, times, notes)
     parties = _party_frame(tx, rows, mapping, cases, notes, refs)

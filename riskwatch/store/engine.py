@@ -88,6 +88,16 @@ def upgrade_database(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite store's database file; None for other stores and in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve()
+
+
 def schema_revision(url: str) -> tuple[str | None, str]:
     """(the store's schema revision, or None when it has none; the newest revision of this riskwatch)."""
     from alembic.runtime.migration import MigrationContext

@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from riskwatch.schema import RiskwatchError
+from riskwatch.store.engine import sqlite_file
 
 _held: dict[str, int] = {}          # lock path -> depth, for this process (the lock is re-entrant)
 _guard = threading.Lock()
@@ -34,10 +33,8 @@ class StoreBusyError(RiskwatchError):
 
 def lock_path(url: str) -> Path | None:
     """``<database file>.lock`` for a SQLite file store; None for other stores and in-memory SQLite."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database).resolve().with_name(Path(parsed.database).name + ".lock")
+    db = sqlite_file(url)
+    return None if db is None else db.with_name(db.name + ".lock")
 
 
 @contextmanager
