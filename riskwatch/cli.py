@@ -173,7 +173,8 @@ def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
                 setattr(totals, k, getattr(totals, k) + getattr(s, k))
             totals.notes.update(s.notes)
     click.echo(f"{'合计 total':<40} read {totals.read}  new {totals.new}  updated {totals.updated}  "
-               f"unchanged {totals.unchanged}  older {totals.older}  quarantined {totals.quarantined}")
+               f"unchanged {totals.unchanged}  older {totals.older}  quarantined {totals.quarantined}  "
+               f"blank {totals.blank}")
     for note, n in sorted(totals.notes.items(), key=lambda kv: -kv[1])[:12]:
         click.echo(f"    note  {n:>7}  {note}")
     if failed:
@@ -183,7 +184,7 @@ def _ingest(ctx: Context, paths: list[Path], source: str | None) -> int:
 
 def _echo_summary(s: pipeline.FileSummary) -> None:
     click.echo(f"{Path(s.file).name:<40} read {s.read}  new {s.new}  updated {s.updated}  "
-               f"unchanged {s.unchanged}  older {s.older}  quarantined {s.quarantined}  "
+               f"unchanged {s.unchanged}  older {s.older}  quarantined {s.quarantined}  blank {s.blank}  "
                f"[{s.source}, {s.encoding}]")
     for problem in s.problems:
         click.echo(f"    quarantined  {problem}")

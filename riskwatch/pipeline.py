@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is us
 
 log = logging.getLogger(__name__)
 
-INPUT_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".txt")
+INPUT_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls", ".txt")
 BACKGROUND_MIN_BYTES = 8 << 20  # below this, forking a reader process costs more than it saves
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,7 +73,7 @@ class FileSummary:
     MAX_PROBLEMS = 5
 
 
-SPREADSHEET_SUFFIXES = (".xls", ".xlsb", ".ods", ".et")  # tables riskwatch cannot read (yet)
+SPREADSHEET_SUFFIXES = (".xlsb", ".ods", ".et")  # tables riskwatch cannot read (yet)
 
 
 @dataclass(frozen=True)

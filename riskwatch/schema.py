@@ -97,6 +97,8 @@ PARTY_COLUMNS: tuple[str, ...] = (
 # --- raw chunk meta columns (readers -> normalize) --------------------------------------------
 IS_TOTAL_ROW = "is_total_row"  # bool: a 合计 / 总计 row, quarantined, not a record
 EXTRA_CELLS = "extra_cells"  # text of non-empty cells beyond the header's width, else None
+READ_PROBLEM = "read_problem"  # why the reader could not take the record as it stands (quarantined), else None
+READ_NOTE = "read_note"  # what the reader repaired in the record (stored with this note), else None
 
 # --- quarantine frame ------------------------------------------------------------------------
 FIELD = "field"

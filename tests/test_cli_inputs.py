@@ -65,8 +65,8 @@ def test_bad_input_gives_one_clear_error(tmp_path: Path, args: tuple[str, ...]) 
 
 
 def test_a_folder_ingest_lists_every_file_it_does_not_read(tmp_path: Path) -> None:
-    """Hidden and lock files are ignored and said so; an old .xls is an error, never a silent skip
-    (issue 12, item 5)."""
+    """Hidden and lock files are ignored and said so; a damaged .xls is an error, never a silent skip
+    (issue 12, item 5; a sound one is read: tests/test_ingest_damage.py)."""
     inbox = tmp_path / "inbox"
     (inbox / ".cache").mkdir(parents=True)
     good = "工单编号,来电时间,诉求内容,所属区县\nA1,2024-03-05 10:00,噪音扰民,东湖区\n"
@@ -78,7 +78,7 @@ def test_a_folder_ingest_lists_every_file_it_does_not_read(tmp_path: Path) -> No
     (inbox / "说明.md").write_text("readme", encoding="utf-8")
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/rw.db", "ingest", str(inbox)])
     out = result.output
-    assert result.exit_code != 0, out                          # the .xls could not be read
+    assert result.exit_code != 0, out                          # the damaged .xls could not be read
     assert "12345工单.csv" in out and "new 1" in out
     for name, why in ((".hidden.csv", "hidden file"), ("x.csv", "hidden file"), ("~$12345工单.xlsx", "lock file"),
                       ("说明.md", "not an export")):

@@ -15,13 +15,16 @@ columns named by header, plus ``row_number``, optional ``is_total_row`` / ``extr
     the rest object (``str`` or ``None``).
 ``quarantine``
     ``schema.QUARANTINE_COLUMNS``: one row per input row not stored (blank ``source_id``, missing or
-    unparseable ``received_at``, total row, structurally broken row); ``raw`` is the JSON text of the
+    unparseable ``received_at``, total row, structurally broken row, a record the reader could not take
+    as it stands: ``read_problem``, e.g. an unclosed quote); ``raw`` is the JSON text of the
     whole input row (header -> text, ``ensure_ascii=False``).
 ``notes``
     ``row_number, field, note``: non-fatal fixes, at most one per (row, field) (several are joined with
     ``"; "``). A note reads ``"<kind>: <detail>"``; kinds: ``invalid id number``, ``phone not
     normalizable``, ``unknown category``, ``region unresolved``, ``unknown value``, ``unparseable date``,
-    ``bad number``, ``truncated``, ``formula-like text``, ``broken co-party``.
+    ``bad number``, ``truncated``, ``formula-like text``, ``broken co-party``, and on field ``row`` ``read``
+    (the reader's ``read_note``: NUL bytes removed, undecodable bytes replaced, a record split by a bare
+    line break joined, a short record).
 
 Every input row ends up in exactly one of ``cases`` and ``quarantine``; the same ``source_id`` twice in a
 chunk gives two case rows (the store orders versions). Free text is stored verbatim, including
@@ -59,6 +62,8 @@ from riskwatch.schema import (
     LEVEL_LABELS,
     PARTY_COLUMNS,
     QUARANTINE_COLUMNS,
+    READ_NOTE,
+    READ_PROBLEM,
     ROW_NUMBER,
     UNCLASSIFIED,
     Channel,
@@ -68,7 +73,7 @@ from riskwatch.schema import (
     Status,
 )
 
-META_COLUMNS = (ROW_NUMBER, IS_TOTAL_ROW, EXTRA_CELLS)
+META_COLUMNS = (ROW_NUMBER, IS_TOTAL_ROW, EXTRA_CELLS, READ_PROBLEM, READ_NOTE)
 NOTE_COLUMNS = (ROW_NUMBER, "field", "note")
 TIME_FIELDS = ("received_at", "registered_at", "due_at", "closed_at", "updated_at")
 TEXT_FIELDS = ("handling_unit", "urgency", "content", "summary")
@@ -272,21 +277,26 @@ def normalize_chunk(raw: pd.DataFrame, mapping: SourceMapping, refs: Refs, file:
     # --- quarantine ---------------------------------------------------------------------------
     total = raw[IS_TOTAL_ROW].fillna(False).astype(bool) if IS_TOTAL_ROW in raw else pd.Series(False, index=raw.index)
     extra = raw[EXTRA_CELLS].notna() if EXTRA_CELLS in raw else pd.Series(False, index=raw.index)
+    broken = raw[READ_PROBLEM].notna() if READ_PROBLEM in raw else pd.Series(False, index=raw.index)
+    broken_reason = raw[READ_PROBLEM].fillna("").astype(str) if READ_PROBLEM in raw else ""
+    if READ_NOTE in raw:
+        repaired = (raw[READ_NOTE].notna() & ~broken).to_numpy()
+        notes.add(rows[repaired], "row", ("read: " + raw[READ_NOTE][repaired].astype(str)).to_numpy(dtype=object))
     no_id = source_id.isna()
     no_date = times["received_at"].isna()
     early, late = _outside(times["received_at"], refs.earliest_received, latest)
     reason = np.select(
-        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), bad_time["received_at"].to_numpy(), no_date.to_numpy(),
+        [broken.to_numpy(), total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), bad_time["received_at"].to_numpy(), no_date.to_numpy(),
          early, late],
-        [TOTAL_ROW_REASON, "structurally broken row: more cells than headers", "source_id missing or blank",
+        [broken_reason, TOTAL_ROW_REASON, "structurally broken row: more cells than headers", "source_id missing or blank",
          "received_at unparseable", "received_at missing",
          f"received_at before {refs.earliest_received:%Y-%m-%d} ([ingest] earliest_received): not a plausible receipt",
          f"received_at after {latest:%Y-%m-%d %H:%M} (the time of ingest): a receipt cannot be in the future"
          if latest is not None else ""],
         default="")
     field = np.select(
-        [total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), no_date.to_numpy() | early | late],
-        ["source_id", "row", "source_id", "received_at"], default="")
+        [broken.to_numpy(), total.to_numpy(), extra.to_numpy(), no_id.to_numpy(), no_date.to_numpy() | early | late],
+        ["row", "source_id", "row", "source_id", "received_at"], default="")
     bad = reason != ""
     quarantine = _quarantine_frame(raw, rows, bad, field, reason)
 
