@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from riskwatch.grade.rules import GradingRules, RulesError, rules_from_dict
 from riskwatch.schema import (
     UNCLASSIFIED,
     Channel,
@@ -272,6 +273,7 @@ class Settings:
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
     persons: PersonsSettings = field(default_factory=PersonsSettings)
+    grading: GradingRules | None = None  # config/grading.toml (None only for hand-built settings in tests)
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -305,6 +307,18 @@ def _get(doc: Mapping[str, Any], key: str, file: Path, kind: type | tuple[type, 
         name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise ConfigError(str(file), full, f"expected {name}, got {type(value).__name__} {value!r}")
     return value
+
+
+def load_grading_rules(path: Path, taxonomy: Taxonomy | None = None) -> GradingRules:
+    """``grading.toml``: factors, hard rules and bumps (``grade.rules``); errors name the file and key."""
+    try:
+        rules = rules_from_dict(_read(path))
+    except RulesError as exc:
+        raise ConfigError(str(path), exc.key, exc.reason) from exc
+    unknown = sorted(c for c in rules.sensitive_categories if taxonomy is not None and c not in taxonomy.categories)
+    if unknown:
+        raise ConfigError(str(path), "items.sensitive_categories", f"unknown category code(s): {', '.join(unknown)}")
+    return rules
 
 
 def load_regions(path: Path) -> RegionTree:
@@ -622,6 +636,7 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
     if city.get("code") and city["code"] != regions.root:
         raise ConfigError(str(root / "settings.toml"), "city.code",
                           f"{city['code']} is not the root of regions.toml ({regions.root})")
+    taxonomy = load_taxonomy(root / "categories.toml")
     mappings = {}
     for f in sorted((root / "mappings").glob("*.toml")):
         m = load_mapping(f)
@@ -633,7 +648,7 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
         city_name=_get(city, "name", root / "settings.toml", str, "city"),
         timezone=city.get("timezone", "Asia/Shanghai"),
         regions=regions,
-        taxonomy=load_taxonomy(root / "categories.toml"),
+        taxonomy=taxonomy,
         staff=load_staff(root / "staff.toml", regions),
         deadlines=load_deadlines(root / "deadlines.toml"),
         periods=load_periods(root / "calendar.toml"),
@@ -649,4 +664,5 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
         forecast=load_forecast_settings(base.get("forecast", {}), root / "settings.toml"),
         detect=load_detect_settings(base.get("detect", {}), root / "settings.toml"),
         persons=load_persons_settings(base.get("persons", {}), root / "settings.toml"),
+        grading=load_grading_rules(root / "grading.toml", taxonomy),
     )

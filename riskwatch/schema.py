@@ -249,6 +249,20 @@ EVIDENCE = "evidence"        # dict of further figures (JSON-serializable)
 SIGNAL_COLUMNS: tuple[str, ...] = (SIGNAL_KEY, KIND, SUBJECT, CATEGORY_CODE, REGION_CODE, PERIOD, OBSERVED,
                                    EXPECTED, UPPER, P_VALUE, LABEL, SENTENCE, EVIDENCE)
 
+# --- risk ledger (grade) ---------------------------------------------------------------------
+class Grade(StrEnum):
+    """A risk item's grade (预警等级): who owns it."""
+
+    RED = "red"        # a county-level leader owns it (县级领导包案)
+    YELLOW = "yellow"  # a township or street leader owns it (乡镇领导包案)
+    BLUE = "blue"      # the grid worker resolves it (网格直接化解)
+
+
+GRADE_RANK: dict[Grade, int] = {Grade.BLUE: 0, Grade.YELLOW: 1, Grade.RED: 2}
+GRADE_LABELS: dict[Grade, str] = {Grade.RED: "红色", Grade.YELLOW: "黄色", Grade.BLUE: "蓝色"}
+ITEM_KEY = "item_key"  # a risk item's subject: "person:<id>", "group:<id>", "case:<source>:<id>", "hotspot:<series>"
+
+
 # --- count files (the standalone forecast and detect modes read and write date,count) ------------
 DATE = "date"                # a day (or the first day of the week / month the count covers)
 COUNT = "count"              # cases on that date; blank = missing, never zero
