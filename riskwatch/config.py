@@ -22,6 +22,7 @@ from riskwatch.schema import (
     UNCLASSIFIED,
     Channel,
     ConfigError,
+    Grade,
     Level,
     RegionLevel,
     Satisfaction,
@@ -257,6 +258,14 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class LedgerSettings:
+    """``[ledger]`` of ``grading.toml``: days an owner has to resolve an item, by grade."""
+
+    deadline_days: Mapping[Grade, int] = field(default_factory=lambda: {Grade.RED: 7, Grade.YELLOW: 14,
+                                                                        Grade.BLUE: 7})
+
+
+@dataclass(frozen=True)
 class Settings:
     config_dir: Path
     city_name: str
@@ -274,6 +283,7 @@ class Settings:
     detect: DetectSettings = field(default_factory=DetectSettings)
     persons: PersonsSettings = field(default_factory=PersonsSettings)
     grading: GradingRules | None = None  # config/grading.toml (None only for hand-built settings in tests)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)  # [ledger] of grading.toml
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -307,6 +317,28 @@ def _get(doc: Mapping[str, Any], key: str, file: Path, kind: type | tuple[type, 
         name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise ConfigError(str(file), full, f"expected {name}, got {type(value).__name__} {value!r}")
     return value
+
+
+def load_ledger_settings(path: Path) -> LedgerSettings:
+    doc = _read(path).get("ledger", {})
+    if not isinstance(doc, Mapping):
+        raise ConfigError(str(path), "ledger", f"expected a table, got {doc!r}")
+    unknown = sorted(set(doc) - {"deadline_days"})
+    if unknown:
+        raise ConfigError(str(path), "ledger", f"unknown key(s): {', '.join(unknown)}")
+    days = dict(LedgerSettings().deadline_days)
+    given = doc.get("deadline_days", {})
+    if not isinstance(given, Mapping):
+        raise ConfigError(str(path), "ledger.deadline_days", f"expected a table, got {given!r}")
+    for key, v in given.items():
+        try:
+            grade = Grade(key)
+        except ValueError as exc:
+            raise ConfigError(str(path), f"ledger.deadline_days.{key}", "expected red, yellow or blue") from exc
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(str(path), f"ledger.deadline_days.{key}", f"expected whole days >= 1, got {v!r}")
+        days[grade] = v
+    return LedgerSettings(days)
 
 
 def load_grading_rules(path: Path, taxonomy: Taxonomy | None = None) -> GradingRules:
@@ -665,4 +697,5 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None) -> Settings:
         detect=load_detect_settings(base.get("detect", {}), root / "settings.toml"),
         persons=load_persons_settings(base.get("persons", {}), root / "settings.toml"),
         grading=load_grading_rules(root / "grading.toml", taxonomy),
+        ledger=load_ledger_settings(root / "grading.toml"),
     )

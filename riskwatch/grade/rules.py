@@ -135,7 +135,7 @@ def show_value(factor: str, value: float) -> str:
 # --- validation ------------------------------------------------------------------------------------
 def rules_from_dict(doc: Mapping[str, Any]) -> GradingRules:
     """Validate a parsed ``grading.toml``; raises ``RulesError`` naming the key."""
-    _only(doc, {"items", "thresholds", "factor", "hard", "bump"}, "")
+    _only(doc, {"items", "thresholds", "factor", "hard", "bump", "ledger"}, "")  # [ledger]: config.LedgerSettings
     items = doc.get("items", {})
     if not isinstance(items, Mapping):
         raise RulesError("items", f"expected a table, got {items!r}")
