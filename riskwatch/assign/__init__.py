@@ -1,5 +1,20 @@
-"""Owners and deadlines for graded risk items (pure)."""
+"""Owners, deadlines and the life of graded risk items (pure)."""
 
+from riskwatch.assign.lifecycle import (
+    EVENT_COLUMNS,
+    LEDGER_COLUMNS,
+    ActionError,
+    LedgerPolicy,
+    Status,
+    act,
+    empty_ledger,
+    ledger_as_of,
+    needs_owner,
+    record_owners,
+    run_ledger,
+)
 from riskwatch.assign.owners import ASSIGNED_COLUMNS, ROLE_LABELS, ROLE_OF_GRADE, assign_owners
 
-__all__ = ["ASSIGNED_COLUMNS", "ROLE_LABELS", "ROLE_OF_GRADE", "assign_owners"]
+__all__ = ["ASSIGNED_COLUMNS", "EVENT_COLUMNS", "LEDGER_COLUMNS", "ROLE_LABELS", "ROLE_OF_GRADE", "ActionError",
+           "LedgerPolicy", "Status", "act", "assign_owners", "empty_ledger", "ledger_as_of", "needs_owner",
+           "record_owners", "run_ledger"]
