@@ -13,9 +13,11 @@ reached. Every one-person case is the first visit of a new matter unless an earl
    order the more pressure has built up; within ``MAX_WAIT_DAYS``; failing that, a case of its
    category elsewhere in its district, moved to the matter's grid). Its level is drawn again from the
    pressure, the temperament, a sensitive period and the matter's highest level so far;
-3. ``EXTRA_MATTER`` of the persons who came back raise a second (and some a third) matter: another
-   leaf category, in their township or a neighbouring one of their district, some time after the first
-   began; the same person, so the same persistence and temperament.
+3. ``EXTRA_MATTER`` of the persons who came back raise a second (and some a third) matter, some time
+   after the first began, in their township or a neighbouring one of their district: mostly of another
+   leaf category, ``SAME_LEAF_MATTER`` of them of the same leaf (a second wage claim, another plot of
+   land: another site, another company in the text). The same person, so the same persistence and
+   temperament.
 
 The volumes stay those of ``synth.volume`` (cases are only claimed, never made), and so do the townships,
 except for the follow-ups taken from elsewhere in a district (no outbreak case is ever moved). A repeat
@@ -41,6 +43,7 @@ EXTRA_MATTER = 0.3        # persons who came back on a matter and raise another 
 THIRD_MATTER = 0.35       # of those, the share who raise a third
 EXTRA_MATTER_WINDOW = 365.0  # the next matter starts between the first's start and this long after its last case
 NEIGHBOUR_TOWN = 0.2      # the next matter lies in another township of the district
+SAME_LEAF_MATTER = 0.2    # the next matter is of the same leaf category as the person's first
 STAY_IN_GRID = 0.7        # share of a matter's later cases written at the matter's first grid
 DAY = np.timedelta64(86400, "s")
 
@@ -261,6 +264,7 @@ class _Simulation:
         self.cell, self.dcell, self.pet = cell.tolist(), dcell.tolist(), pet.tolist()
         self.inside, self.next_lead, self.day_of = inside.tolist(), next_lead.tolist(), day_of.tolist()
         self.t = out.lists[0]
+        self.n_towns = int(grid_town.max()) + 1   # every township has grids
         self.grid, self.town, self.grid_town = grid, town, grid_town
         self.last_day = float(len(days))
 
@@ -322,10 +326,12 @@ class _Simulation:
 
     def next_matter(self, first: int, last: int, cats: frozenset[int], cat: list[int],
                     town_district: np.ndarray) -> int:
-        """The first case of a person's next matter: another leaf category, in the person's township or a
-        neighbouring one of the district, starting after the first matter began; -1 when none is free."""
+        """The first case of a person's next matter: in the person's township or a neighbouring one of the
+        district, starting after the first matter began, of another leaf category than ``cats`` or (by
+        chance ``SAME_LEAF_MATTER``) of the first matter's; -1 when none is free."""
         rng, t = self.rng, self.t
         t0 = t[first] + rng.random() * (t[last] + EXTRA_MATTER_WINDOW - t[first])
+        same_leaf = rng.random() < SAME_LEAF_MATTER
         home = int(self.town[first])
         towns = [home]
         if rng.random() < NEIGHBOUR_TOWN:
@@ -334,7 +340,10 @@ class _Simulation:
             if len(same):
                 towns = [int(same[int(rng.integers(0, len(same)))])]
         for tw in towns:
-            r = self.pool.first_free("town", tw, t0, t0 + MAX_WAIT_DAYS, self.taken, cat, cats)
+            if same_leaf:
+                r = self.pool.first_free("cell", cat[first] * self.n_towns + tw, t0, t0 + MAX_WAIT_DAYS, self.taken)
+            else:
+                r = self.pool.first_free("town", tw, t0, t0 + MAX_WAIT_DAYS, self.taken, cat, cats)
             if r >= 0:
                 return r
         return -1
