@@ -38,14 +38,13 @@ from riskwatch.synth.volume import SENSITIVE_FOR_PETITIONS
 
 MAX_WAIT_DAYS = 150.0     # a return finds a case of its cell within this many days of its date, or ends
 PULL_AHEAD_DAYS = 60.0    # a return may be pulled into a sensitive lead-in starting this soon after its date
-PREFER_PETITION_HALF = 10.0 # a return goes to the petition office with chance p / (p + this), if it can
-EXTRA_MATTER = 0.3        # persons who came back on a matter and raise another one
+PREFER_PETITION_HALF = 10.0  # a return goes to the petition office with chance p / (p + this), if it can
+EXTRA_MATTER = 0.3        # persons with 2+ cases on a matter who raise another one
 THIRD_MATTER = 0.35       # of those, the share who raise a third
 EXTRA_MATTER_WINDOW = 365.0  # the next matter starts between the first's start and this long after its last case
 NEIGHBOUR_TOWN = 0.2      # the next matter lies in another township of the district
 SAME_LEAF_MATTER = 0.2    # the next matter is of the same leaf category as the person's first
 STAY_IN_GRID = 0.7        # share of a matter's later cases written at the matter's first grid
-DAY = np.timedelta64(86400, "s")
 
 
 @dataclass
