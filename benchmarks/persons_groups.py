@@ -9,29 +9,31 @@ and (b) from ``persons.linkage.resolve`` over all stored parties. ``build_graph`
 with the defaults and with the alternatives the module docstring weighs (Louvain over the whole graph,
 connected components only, resolution 1, no household rule).
 
-A true group (truth/groups.csv, 40 of them) is *found* when a found group's members overlap its members
+A true group (truth/groups.csv, 40 of them; truth/group_members.csv has every member with the day they
+joined and their township, including members never named on a case) is *found* when a found group's members overlap its members
 (the persons on its cases, truth/cases.csv ``group_id``) with Jaccard >= 0.5. Member precision and recall
 are pooled over the found pairs (recall: over all true members); a *false group* matches no true group.
 With resolved persons, a found member is the true person most of its records belong to. ``--replay``
 runs ``group_findings`` every Monday over the data (groups as found on all of it) and counts findings.
 
-Measured on the demo city (217,135 cases, 229,566 parties; about 2 minutes with ``--replay``):
+Measured on the demo city of 2026-12-03 (216,431 stored cases, 228,919 parties, 40 groups with 966 members
+on cases; groups grow, and 12 have members in a neighbouring township); about 7 minutes with ``--replay``
+on a busy machine:
 
 | variant | groups | found | false | member P | member R |
 |---|---|---|---|---|---|
 | default: components + Louvain 0.5, 3 households | 40 | 40 / 40 | 0 | 1.000 | 1.000 |
-| Louvain over the whole graph | 40 | 40 / 40 | 0 | 0.963 | 1.000 |
-| connected components only | 39 | 39 / 40 | 0 | 0.926 | 0.961 |
-| resolution 1.0 | 66 | 40 / 40 | 26 | 1.000 | 0.823 |
-| no household rule | 516 | 40 / 40 | 476 | 1.000 | 1.000 |
+| Louvain over the whole graph | 39 | 39 / 40 | 0 | 0.967 | 0.984 |
+| connected components only | 38 | 38 / 40 | 0 | 0.954 | 0.971 |
+| resolution 1.0 | 62 | 38 / 40 | 24 | 1.000 | 0.689 |
+| no household rule | 496 | 40 / 40 | 456 | 1.000 | 1.000 |
 
-The same with resolved persons (b); 5 of the 803 true members are split in two by resolution. Graph of
-18,182 nodes; build about 1.5 s, find about 2.5 s. The true leader is among the 3 most central members of
-all 40 groups. The found max level equals the highest level of each group's cases in truth/cases.csv for
-all 40; truth/groups.csv ``max_level`` is the planned one and is one step lower for 11 groups (the synth
-raises 15% of petition levels after planning, ``escalate_later``, without updating groups.csv). Replay:
-178 growth findings (40 groups), 50 escalation findings (33 groups), no spread (every demo group stays in
-one township); about 0.1 s a weekly run.
+The same with resolved persons (b); 2 of the 966 true members are split in two by resolution. The true
+leader is among the 3 most central members of all 40 groups. The found max level equals the highest level
+of each group's cases in truth/cases.csv for all 40, and so does truth/groups.csv ``max_level`` (taken
+from the cases). Replay: 205 growth findings (40 groups), 41 escalation findings (26 groups), 6 spread
+findings (the 6 groups with cases in a second township; the other 6 that span two townships do so only
+in their members' addresses, which ``group_findings`` does not read). BENCHMARKS.md has the city before.
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ parties (truth/parties.csv), which measures the matter rules alone, and (b) with
 ``persons.linkage.resolve`` over ``party_features`` of the stored parties, the production path.
 ``is_repeat`` is scored with precision and recall against two truths:
 
-- ``visit_no > 0`` from truth/cases.csv (the generator's own count of the person's earlier cases);
+- ``visit_no > 0`` from truth/cases.csv (the generator's own count of the earlier cases of the matter);
 - *store truth*: a case is a repeat when an earlier **stored** case (ordered as ``find_matters`` orders:
-  received_at, source, source_id) has the same true matter. The generator gives every solo petitioner
-  one matter (``matter = person``) and every group one matter, so the true matter of a case is the
-  ``person_id`` of truth/cases.csv. This truth differs from ``visit_no > 0`` where the earlier case was
+  received_at, source, source_id) has the same true matter (``matter_id`` of truth/cases.csv; a city
+  written before that column existed gave every solo petitioner one matter and every group one, so
+  its ``person_id`` is the matter). This truth differs from ``visit_no > 0`` where the earlier case was
   quarantined at ingest, or where a petition register case (dated to the day, 00:00) and a hotline
   case of the same day swap order.
 
@@ -26,10 +26,10 @@ district, as if each pair were one petitioner with two matters, and shows how of
 two different matters (pairwise matter precision, is_repeat precision); ``--sweep`` repeats the paired
 probe over text thresholds, with and without the leaf-and-township rule.
 
-Caveat: since every synthetic person has a single matter, "same matter" is easy here: any two cases of
-one true person are the same matter, and the rules are never asked to separate two matters of one
-person. The figures measure the person side and the rules' recall on reworded, re-placed retellings,
-not their precision on a petitioner with several matters.
+Since the city of 2026-12 a quarter of the repeat petitioners have two or three matters (another leaf
+category, in their township or a neighbouring one), so the rules are asked to keep a person's matters
+apart as well as to join one matter's retellings; the *paired* probe (two persons' matters as one
+person's) is kept for comparison with the earlier figures.
 """
 
 from __future__ import annotations
@@ -63,13 +63,14 @@ def load(db: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def store_truth(cases: pd.DataFrame, truth_cases: pd.DataFrame) -> pd.DataFrame:
     """``source, source_id, matter, visit_repeat, store_repeat, is_group`` of every stored case."""
-    t = truth_cases[[*KEY, "person_id", "visit_no", "group_id"]]
+    matter = "matter_id" if "matter_id" in truth_cases else "person_id"
+    t = truth_cases[[*KEY, matter, "visit_no", "group_id"]].rename(columns={matter: "true_matter"})
     c = cases[[*KEY, "received_at"]].merge(t, on=KEY, how="inner", validate="one_to_one")
     c = c.sort_values(["received_at", *KEY])
-    c["store_repeat"] = c.duplicated("person_id")
+    c["store_repeat"] = c.duplicated("true_matter")
     c["visit_repeat"] = c["visit_no"].astype(int) > 0
     c["is_group"] = c["group_id"].fillna("") != ""
-    return c.rename(columns={"person_id": "matter"})[[*KEY, "matter", "visit_repeat", "store_repeat", "is_group"]]
+    return c.rename(columns={"true_matter": "matter"})[[*KEY, "matter", "visit_repeat", "store_repeat", "is_group"]]
 
 
 def resolved_persons(cases: pd.DataFrame, parties: pd.DataFrame) -> tuple[pd.DataFrame, float]:

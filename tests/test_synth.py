@@ -179,3 +179,106 @@ def test_hotline_bulk(settings: Settings, tmp_path: Path) -> None:
     assert len(frame) == 2000 and frame["工单编号"].is_unique
     assert set(frame.columns) <= _headers(settings, "hotline_12345")
     assert np.all(frame["来电时间"].str.len() == 19)
+
+
+def test_escalations_truth(city: Path) -> None:
+    """Every province / national case and every group case at the city or above is an escalation row with
+    its subject and matter; level rises are rows; some escalations no earlier record foreshadowed."""
+    cases = pd.read_csv(city / "truth" / "cases.csv", dtype=str, keep_default_na=False)
+    esc = pd.read_csv(city / "truth" / "escalations.csv", dtype=str, keep_default_na=False)
+    cases["level"] = cases["level"].astype(int)
+    key = ["source", "source_id"]
+    assert not esc.duplicated(key).any()
+    must = cases[(cases["level"] >= 2) | ((cases["group_id"] != "") & (cases["level"] >= 1))]
+    city_esc = esc[esc["city_escalation"] == "True"]
+    assert set(map(tuple, must[key].to_numpy())) == set(map(tuple, city_esc[key].to_numpy()))
+    assert len(city_esc) >= 10
+    m = esc.merge(cases, on=key, suffixes=("", "_case"), validate="one_to_one")
+    assert (m["level"].astype(int) == m["level_case"]).all()
+    assert (m["matter_id"] == m["matter_id_case"]).all()
+    person = m["subject_kind"] == "person"
+    assert (m.loc[person, "subject_id"] == m.loc[person, "person_id"]).all()
+    assert (m.loc[~person, "subject_id"] == m.loc[~person, "group_id"]).all()
+    assert set(m.loc[person, "subject_id"]) <= set(pd.read_csv(city / "truth" / "persons.csv", dtype=str)["person_id"])
+    # a level rise is a case above every earlier case of its subject
+    cases["subject"] = cases["group_id"].where(cases["group_id"] != "", cases["person_id"])
+    t = cases.assign(t=pd.to_datetime(cases["received_at"])).sort_values(["subject", "t", "source", "source_id"])
+    before = t.groupby("subject")["level"].cummax().groupby(t["subject"]).shift(1).fillna(0)
+    rises = t[t["level"] > before]
+    assert set(map(tuple, rises[key].to_numpy())) == set(map(tuple, esc.loc[esc["level_up"] == "True", key].to_numpy()))
+    # foreshadowed: an earlier case of the subject at least a week before
+    unforeshadowed = city_esc[city_esc["foreshadowed"] == "False"]
+    assert 0 < len(unforeshadowed) < len(city_esc) / 2
+    assert (unforeshadowed["prior_cases_7d"] == "0").all()
+    assert (city_esc.loc[city_esc["foreshadowed"] == "True", "prior_cases_7d"].astype(int) > 0).all()
+
+
+def test_escalation_is_no_counting_rule(city: Path) -> None:
+    """No visit count decides a level: first-ever petitions reach the province too, and repeat visits at
+    the same count reach different levels."""
+    cases = pd.read_csv(city / "truth" / "cases.csv", dtype=str, keep_default_na=False)
+    pet = cases[(cases["source"] == "petition_register") & (cases["group_id"] == "")].copy()
+    pet["level"] = pet["level"].astype(int)
+    pet["visit_no"] = pet["visit_no"].astype(int)
+    assert (pet.loc[pet["visit_no"] == 0, "level"] >= 1).any()
+    later = pet[pet["visit_no"] >= 3]
+    assert later["level"].nunique() >= 2 and (later["level"] == 0).any()
+
+
+def test_several_matters_per_person(city: Path) -> None:
+    cases = pd.read_csv(city / "truth" / "cases.csv", dtype=str, keep_default_na=False)
+    solo = cases[cases["group_id"] == ""]
+    per = solo.groupby("person_id").agg(n=("source_id", "size"), matters=("matter_id", "nunique"),
+                                        leaves=("category_code", "nunique"))
+    many = per[per["matters"] >= 2]
+    assert len(many) >= 5 and (many["leaves"] >= 2).any()
+    assert (many["n"] >= many["matters"]).all()
+    # a matter belongs to one person; within a matter visit_no counts 0, 1, 2, ... in time order
+    assert (solo.groupby("matter_id")["person_id"].nunique() == 1).all()
+    s = solo.assign(t=pd.to_datetime(solo["received_at"])).sort_values(["matter_id", "t"], kind="stable")
+    assert (s["visit_no"].astype(int).to_numpy() == s.groupby("matter_id").cumcount().to_numpy()).all()
+
+
+def test_groups_grow_and_spread(city: Path) -> None:
+    groups = pd.read_csv(city / "truth" / "groups.csv", dtype=str, keep_default_na=False)
+    members = pd.read_csv(city / "truth" / "group_members.csv", dtype=str, keep_default_na=False)
+    cases = pd.read_csv(city / "truth" / "cases.csv", dtype=str, keep_default_na=False)
+    parties = pd.read_csv(city / "truth" / "parties.csv", dtype=str, keep_default_na=False)
+    assert (members.groupby("group_id").size() == groups.set_index("group_id")["members"].astype(int)).all()
+    assert (groups["members"].astype(int) >= groups["founders"].astype(int)).all()
+    assert (groups["members"].astype(int) > groups["founders"].astype(int)).any()
+    spans = groups["townships"].str.split(";")
+    assert (spans.str.len() >= 2).any()
+    # every member's township is among the group's; members named on a group case are its members
+    for g, towns in zip(groups["group_id"], spans, strict=True):
+        assert set(members.loc[members["group_id"] == g, "township_code"]) <= set(towns)
+    gc = cases[cases["group_id"] != ""].merge(parties, on=["source", "source_id"], suffixes=("", "_party"))
+    known = set(zip(members["group_id"], members["person_id"], strict=True))
+    assert set(zip(gc["group_id"], gc["person_id_party"], strict=True)) <= known
+    # a member is named on a case only once they have joined
+    joined = members.set_index(["group_id", "person_id"])["joined_at"]
+    when = pd.to_datetime(gc["received_at"]).dt.strftime("%Y-%m-%d")
+    first_named = joined.reindex(list(zip(gc["group_id"], gc["person_id_party"], strict=True))).to_numpy()
+    assert (first_named <= when.to_numpy()).all()
+
+
+def test_pressure_functions_take_numbers_and_arrays() -> None:
+    """The matters loop calls the pressure functions with Python numbers, the vectorized first step with
+    arrays: both must agree."""
+    from riskwatch.synth import pressure as pr
+
+    rng = np.random.default_rng(3)
+    n = 50
+    args = (rng.gamma(1.0, 1.0, n), rng.uniform(1, 200, n), rng.gamma(1.0, 0.5, n), rng.random(n) < 0.6,
+            rng.random(n) < 0.2, rng.random(n) < 0.1, rng.random(n) < 0.2, rng.random(n) < 0.1,
+            rng.random(n) < 0.2, rng.random(n) < 0.1, rng.integers(0, 3, n))
+    vec = pr.next_pressure(*args)
+    one = [pr.next_pressure(*(a[i].item() for a in args)) for i in range(n)]
+    assert np.allclose(vec, one)
+    score = pr.level_score(args[0], args[2], args[3], args[10])
+    u = rng.random(n)
+    assert list(pr.level_from_score(score, u)) == [int(pr.level_from_score(float(s), float(x)))
+                                                   for s, x in zip(score, u, strict=True)]
+    # more pressure never lowers the chance to come back or the level score
+    assert np.all(np.diff(pr.return_probability(np.linspace(0, 5, 20), 0.1)) > 0)
+    assert np.all(np.diff(pr.level_score(0.0, np.linspace(0, 5, 20), False, 0)) > 0)

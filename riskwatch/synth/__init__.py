@@ -6,11 +6,34 @@
     hotline_12328/      the transport hotline's exports until it merged into 12345
     petition_register/  信访登记 exports (XLSX and GB18030 CSV)
     updates/            a later export (at ``end``) of cases that were open at their yearly export
-    truth/              cases, parties, persons, outbreaks, groups, breaks, bad_rows (CSV UTF-8)
+    truth/              the ground truth (CSV UTF-8), below
     manifest.json       seed, years, end, scale and rows per file
 
+``truth/``:
+
+    cases.csv           every case: source, source_id, true category and grid, outbreak, group, person
+                        (the first-named), matter_id, visit_no (earlier cases of its matter), headcount,
+                        level (the highest reached: 0 district, 1 city, 2 province, 3 national)
+    parties.csv         every party record: the true person, what was written, how it was spoiled
+    persons.csv         every person: name, ID number, district, phone, household, cases
+    outbreaks.csv       injected outbreaks: category, township, dates, extra cases
+    groups.csv          groups: category, townships (all, ``;``-joined), members (all who joined),
+                        founders, events, first and last case, max level, organiser, matter_id
+    group_members.csv   group_id, person_id, township_code, joined_at: the members over time
+    escalations.csv     every escalation (a petition at the province or above, a group case at the city or
+                        above) and every rise of a subject's level, with its subject (person or group),
+                        matter and whether earlier records foreshadowed it (``synth.escalations``)
+    breaks.csv          breaks in the history (merge, pandemic, policy shifts, typhoons, batch entry)
+    bad_rows.csv        rows deliberately broken in the exports
+
+Repeat petitions and levels come from a hidden grievance process (``synth.pressure``): whether a
+petitioner comes back and how high they go depend on unanswered, overdue or dissatisfying replies,
+returned orders, sensitive periods and hidden per-person traits, never on a visit count
+(``synth.matters`` for one-person cases, ``synth.groups`` for groups).
+
 Deterministic by ``(seed, years, end, scale)``: the same inputs give byte-identical files. The
-statistical knobs live in ``synth.volume`` and ``synth.model`` (never in ``config/``).
+statistical knobs live in ``synth.volume``, ``synth.model``, ``synth.pressure``, ``synth.matters`` and
+``synth.groups`` (never in ``config/``).
 """
 
 from __future__ import annotations
@@ -26,6 +49,7 @@ import pandas as pd
 from riskwatch.config import Settings
 from riskwatch.schema import RegionLevel
 from riskwatch.synth.bulk import write_hotline_bulk
+from riskwatch.synth.escalations import escalation_events, matter_ids
 from riskwatch.synth.model import City, build_city
 from riskwatch.synth.records import written_parties
 from riskwatch.synth.writer import DATE_FORMATS, FilePlan, record_frame, write_plan
@@ -33,6 +57,9 @@ from riskwatch.synth.writer import DATE_FORMATS, FilePlan, record_frame, write_p
 __all__ = ["SynthSummary", "generate_city", "write_hotline_bulk"]
 
 SOURCES = ("hotline_12345", "hotline_12328", "petition_register")
+TRUTH_FILES = ("cases", "parties", "persons", "outbreaks", "groups", "group_members", "escalations", "breaks",
+               "bad_rows")
+LEVEL_ZH = ("区", "市", "省", "进京")
 FILE_STEM = {"hotline_12345": "12345工单", "hotline_12328": "12328工单", "petition_register": "信访登记"}
 
 
@@ -172,8 +199,6 @@ def generate_city(settings: Settings, out_dir: Path, years: int = 5, seed: int =
     city = build_city(settings, years, seed, end, scale)
     rng = np.random.default_rng(seed + 2)
     cases = city.cases
-    esc = cases["escalate_later"].to_numpy()
-    cases.loc[esc, "level"] = np.minimum(cases.loc[esc, "level"] + 1, 3)
     cases.attrs["end_ts"] = pd.Timestamp(end) + pd.Timedelta(hours=23, minutes=59, seconds=59)
     for col in ("received_at", "registered_at", "due_at", "closed_at"):
         cases[col] = pd.to_datetime(cases[col]).astype("datetime64[s]")
@@ -194,8 +219,7 @@ def generate_city(settings: Settings, out_dir: Path, years: int = 5, seed: int =
         bad += plan.bad
     _write_truth(out, city, cases, parties, geo, bad)
     rows = {str(p.path.relative_to(out)): p.written for p in plans}
-    files = sorted(rows) + [f"truth/{n}.csv" for n in ("cases", "parties", "persons", "outbreaks", "groups",
-                                                         "breaks", "bad_rows")] + ["manifest.json"]
+    files = sorted(rows) + [f"truth/{n}.csv" for n in TRUTH_FILES] + ["manifest.json"]
     summary = SynthSummary(cases=len(cases), parties=len(parties), persons=len(city.persons),
                            outbreaks=len(city.outbreaks), groups=len(city.groups), bad_rows=len(bad),
                            files=files, rows_per_file=dict(sorted(rows.items())))
@@ -221,8 +245,8 @@ def _write_truth(out: Path, city: City, cases: pd.DataFrame, parties: pd.DataFra
         "is_late_entry": cases["is_late_entry"], "channel": cases["channel"],
         "received_at": cases["received_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
         "registered_at": cases["registered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "person_id": pid[cases["person_id"].to_numpy()], "visit_no": cases["visit_no"],
-        "headcount": cases["headcount"], "level": cases["level"],
+        "person_id": pid[cases["person_id"].to_numpy()], "matter_id": matter_ids(cases["matter"].to_numpy()),
+        "visit_no": cases["visit_no"], "headcount": cases["headcount"], "level": cases["level"],
     })
     truth.to_csv(t / "cases.csv", index=False, encoding="utf-8", lineterminator="\n")
     pt = pd.DataFrame({
@@ -239,13 +263,18 @@ def _write_truth(out: Path, city: City, cases: pd.DataFrame, parties: pd.DataFra
     g = city.groups.copy()
     if len(g):
         grouped = cases[cases["group_id"] != ""].groupby("group_id")
+        # the organiser: the member named first on the group's first case
         first = grouped["person_id"].first()
         g["leader_person_id"] = g["group_id"].map(lambda x: pid[first[x]] if x in first else "")
-        # the level the group's cases finally reached (cases escalated after the first export included)
+        # the level the group's cases finally reached (raises after the first export included)
         reached = grouped["level"].max()
-        g["max_level"] = [["区", "市", "省", "进京"][int(reached[x])] if x in reached else lv
-                          for x, lv in zip(g["group_id"], g["max_level"], strict=True)]
+        g["max_level"] = [LEVEL_ZH[int(reached[x])] if x in reached else "" for x in g["group_id"]]
+        g["matter_id"] = g["group_id"].map(lambda x: matter_ids(grouped["matter"].first()[[x]].to_numpy())[0])
+        g = g[["group_id", "category", "townships", "members", "founders", "events", "first_case", "last_case",
+               "max_level", "leader_person_id", "matter_id"]]
     g.to_csv(t / "groups.csv", index=False, encoding="utf-8", lineterminator="\n")
+    city.group_members.to_csv(t / "group_members.csv", index=False, encoding="utf-8", lineterminator="\n")
+    escalation_events(cases, pid).to_csv(t / "escalations.csv", index=False, encoding="utf-8", lineterminator="\n")
     city.breaks.to_csv(t / "breaks.csv", index=False, encoding="utf-8", lineterminator="\n")
     pd.DataFrame(bad, columns=["file", "row_number", "source_id", "field", "reason"]).to_csv(
         t / "bad_rows.csv", index=False, encoding="utf-8", lineterminator="\n")

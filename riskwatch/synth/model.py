@@ -1,6 +1,10 @@
-"""The synthetic city as frames: cases (with their true category, grid, person), parties and persons.
+"""The synthetic city as frames: cases (with their true category, grid, person, matter), parties and persons.
 
-``build_city`` is pure: settings, seed and dates in, frames out. ``writer`` turns them into exports.
+``build_city`` is pure: settings, seed and dates in, frames out. ``writer`` turns them into exports. The
+order: volumes and outbreaks (``synth.volume``), candidate group events (``synth.groups``), the lifecycle
+of every case (registration, deadline, reply, evaluation), which group events happen (``synth.groups``),
+who stands behind each one-person case and which matter it is (``synth.matters``), then persons and
+party records.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.schema import RegionLevel
 from riskwatch.synth import people as ppl
+from riskwatch.synth.groups import GroupResult, plan_group_events, run_groups
+from riskwatch.synth.matters import SoloMatters, assign_solo_matters
 from riskwatch.synth.text import ROADS, render_texts
 from riskwatch.synth.volume import (
     MERGE_CHANNEL_12328,
@@ -26,12 +32,10 @@ from riskwatch.synth.volume import (
 )
 
 OUTBREAK_CATEGORIES = ("0101", "0202", "0503", "0401", "0403", "0203", "0304", "0201", "0504", "0502")
-GROUP_CATEGORIES = ("0101", "0201", "0202", "0503", "0504", "0801", "0104", "0902", "0701")
 OFFICE_CHANNELS = (("来信", 0.45), ("来访", 0.40), ("来电", 0.15))
 HOTLINE_CHANNELS = (("电话", 0.75), ("微信", 0.10), ("APP", 0.08), ("网站", 0.07))
 URGENCY = (("一般", 0.85), ("加急", 0.12), ("紧急", 0.03))
 SATISFACTION = (("满意", 0.70), ("基本满意", 0.14), ("不满意", 0.08), ("未评价", 0.08))
-LEVEL_P = np.array([0.86, 0.10, 0.035, 0.005])
 LATE_ENTRY_SHARE = 0.04
 
 
@@ -44,6 +48,7 @@ class City:
     persons: pd.DataFrame
     outbreaks: pd.DataFrame
     groups: pd.DataFrame
+    group_members: pd.DataFrame
     breaks: pd.DataFrame
     start: date
     end: date
@@ -101,25 +106,6 @@ def _times_of_day(rng: np.random.Generator, stream: np.ndarray) -> np.ndarray:
     office = stream == "office"
     hours[office] = rng.choice(np.arange(8, 18), office.sum(), p=np.array([4, 9, 9, 8, 3, 5, 8, 8, 7, 3]) / 64)
     return hours * 3600 + rng.integers(0, 3600, n)
-
-
-def _activity(rng: np.random.Generator, n_slots: int) -> np.ndarray:
-    """Cases per person, heavy tailed: ~12% twice or more, ~1% five or more, the top near 50-100."""
-    out: list[np.ndarray] = []
-    total = 0
-    while total < n_slots:
-        m = max(1000, int((n_slots - total) / 1.2))
-        k = np.ones(m, dtype=np.int64)
-        rep = rng.random(m) < 0.12
-        k[rep] = np.minimum(np.floor(2 * rng.random(rep.sum()) ** (-1 / 2.5)), 100).astype(np.int64)
-        out.append(k)
-        total += int(k.sum())
-    k = np.concatenate(out)
-    cum = np.cumsum(k)
-    last = int(np.searchsorted(cum, n_slots))
-    k = k[: last + 1].copy()
-    k[-1] -= int(cum[last] - n_slots)
-    return k[k > 0]
 
 
 def build_city(settings: Settings, years: int, seed: int, end: date, scale: float = 1.0) -> City:
@@ -220,71 +206,23 @@ def build_city(settings: Settings, years: int, seed: int, end: date, scale: floa
         "town": town, "received_at": received, "outbreak_id": outbreak, "group_id": "",
         "headcount": 1, "is_group": False, "level": 0,
     })
-    frame, groups, group_parties = _add_groups(rng, frame, geo, codes, days, windows, scale, years)
+    frame, plans = plan_group_events(rng, frame, geo, codes, days, windows, scale, years)
     frame = _lifecycle(rng, frame, settings, days, breaks, end)
-    parties, persons = _people(rng, frame, geo, group_parties)
+    frame, grouped = run_groups(rng, frame, plans, geo, days, windows)
+    solo = assign_solo_matters(rng, frame, geo.town_district, geo.grid_town, days, windows)
+    parties, persons, members = _people(rng, frame, geo, solo, grouped)
+    members = pd.DataFrame({
+        "group_id": members["group_id"], "person_id": persons["person_id"].to_numpy()[members["person"].to_numpy(int)],
+        "township_code": members["township_code"],
+        "joined_at": (days[0] + pd.to_timedelta(members["joined_day"].to_numpy(float), unit="D")).strftime("%Y-%m-%d"),
+    })
     frame["matter"] = frame["matter"].astype(np.int64)
     place = geo.place(frame["grid"].to_numpy())
     frame["content"], frame["summary"] = render_texts(
         frame["category_code"].to_numpy(), cat_names, place, frame["matter"].to_numpy(),
         frame["visit_no"].to_numpy(), seed + 1)
-    return City(frame, parties, persons, pd.DataFrame(ob_rows), groups,
+    return City(frame, parties, persons, pd.DataFrame(ob_rows), grouped.groups, members,
                 pd.DataFrame(breaks.rows), start, end, merge.date())
-
-
-def _add_groups(rng: np.random.Generator, frame: pd.DataFrame, geo: Geography, codes: list[str],
-                days: pd.DatetimeIndex, windows: pd.DataFrame, scale: float, years: int
-                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, list[int]]]:
-    """Groups of 5-40 who petition together and escalate district -> city -> province -> national."""
-    n_groups = max(2, round(8 * years * scale ** 0.5))
-    sens = windows[windows["period_id"].isin(["two_sessions", "national_day"])]
-    rows, group_rows = [], []
-    members_of: dict[int, list[int]] = {}  # group index -> member slots (person ids assigned later)
-    for g in range(n_groups):
-        code = GROUP_CATEGORIES[int(rng.integers(0, len(GROUP_CATEGORIES)))]
-        if code not in codes:
-            code = codes[0]
-        town = int(rng.choice(len(geo.towns), p=geo.town_w / geo.town_w.sum()))
-        size = int(rng.integers(5, 41))
-        n_ev = int(rng.integers(3, 10))
-        max_level = int(rng.choice(4, p=[0.2, 0.35, 0.3, 0.15]))
-        span = int(rng.integers(60, 365))
-        d0 = int(rng.integers(0, max(1, len(days) - span)))
-        ev_days = d0 + rng.integers(0, span, n_ev)
-        dow = days.day_of_week.to_numpy()[np.minimum(ev_days, len(days) - 1)]
-        ev_days = np.sort(np.where(dow >= 5, ev_days + 7 - dow, ev_days))
-        for e, dd in enumerate(ev_days):
-            when = days[min(int(dd), len(days) - 1)]
-            if rng.random() < 0.4 and len(sens):  # gather before a sensitive period
-                ahead = sens[(sens["lead_start"] >= when)]
-                if len(ahead):
-                    row = ahead.iloc[0]
-                    cand = row["lead_start"] + pd.Timedelta(days=int(rng.integers(0, 10)))
-                    cand += pd.Timedelta(days=max(0, 7 - cand.day_of_week) if cand.day_of_week >= 5 else 0)
-                    if cand <= days[-1]:
-                        when = cand
-            level = min(max_level, (e * (max_level + 1)) // n_ev)
-            if e == n_ev - 1:
-                level = max_level
-            visit = e > 0 and rng.random() < 0.7
-            head = int(max(5, round(size * rng.uniform(0.5, 1.0)))) if visit else size
-            rows.append({"source": "petition_register", "channel": "来访" if visit else "来信", "stream": "office",
-                         "category_code": code, "grid": int(geo.sample_grids(rng, np.array([town]))[0]),
-                         "town": town,
-                         "received_at": (when + pd.Timedelta(hours=int(rng.integers(8, 17)),
-                                                             minutes=int(rng.integers(0, 60)))).to_datetime64(),
-                         "outbreak_id": "", "group_id": f"GR{g + 1:03d}", "headcount": head,
-                         "is_group": head >= 5, "level": level})
-        members_of[g] = [size]
-        group_rows.append({"group_id": f"GR{g + 1:03d}", "category": code, "townships": geo.towns[town],
-                           "members": size, "max_level": ["区", "市", "省", "进京"][max_level]})
-    extra = pd.DataFrame(rows)
-    extra["received_at"] = extra["received_at"].astype("datetime64[s]")
-    frame["received_at"] = frame["received_at"].astype("datetime64[s]")
-    frame = pd.concat([frame, extra], ignore_index=True)
-    frame = frame[frame["received_at"] <= (days[-1] + pd.Timedelta(hours=23, minutes=59)).to_datetime64()]
-    frame = frame.sort_values("received_at", kind="stable").reset_index(drop=True)
-    return frame, pd.DataFrame(group_rows), members_of
 
 
 def _add_working(day: np.ndarray, n: int, wdays: np.ndarray) -> np.ndarray:
@@ -361,94 +299,51 @@ def _lifecycle(rng: np.random.Generator, f: pd.DataFrame, settings: Settings, da
     f["satisfaction"] = _pick(rng, SATISFACTION, n)
     f.loc[late_close & (rng.random(n) < 0.5), "satisfaction"] = "不满意"
     f["resolved"] = np.where(rng.random(n) < np.where(f["satisfaction"] == "不满意", 0.4, 0.92), "yes", "no")
-    # level: escalation more likely in sensitive windows
-    lv = f["level"].to_numpy().copy()
-    win = cal.sensitive_windows(settings.periods, range(days[0].year, days[-1].year + 1))
-    sens = np.zeros(n, dtype=bool)
-    for _, row in win.iterrows():
-        if row["period_id"] in ("two_sessions", "national_day", "party_congress"):
-            sens |= (rec >= row["lead_start"].to_datetime64()) & (rec <= (row["end"] + pd.Timedelta(days=1)).to_datetime64())
-    p_hi = np.where(sens, 2.5, 1.0)
-    u = rng.random(n)
-    drawn = np.where(u < LEVEL_P[3] * p_hi, 3, np.where(u < (LEVEL_P[3] + LEVEL_P[2]) * p_hi, 2,
-                     np.where(u < (LEVEL_P[3] + LEVEL_P[2] + LEVEL_P[1]) * p_hi, 1, 0)))
-    no_group = f["group_id"].to_numpy() == ""
-    lv = np.where(pet & no_group, drawn, lv)
-    f["level"] = np.where(pet, lv, 0)
-    f["escalate_later"] = pet & (rng.random(n) < 0.15)
+    # levels and later raises come from the pressure process (synth.matters, synth.groups)
+    f["level"] = 0
+    f["escalate_later"] = False
     # drop what is not registered by the end (not in any export yet)
     end_ts = np.datetime64(end) + np.timedelta64(86399, "s")
     f = f[f["registered_at"].to_numpy() <= end_ts].reset_index(drop=True)
     return f
 
 
-def _people(rng: np.random.Generator, f: pd.DataFrame, geo: Geography, group_members: dict[int, list[int]]
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assign persons to cases (heavy-tailed repeats on the same matter and area) and write parties."""
+def _people(rng: np.random.Generator, f: pd.DataFrame, geo: Geography, solo: SoloMatters, grouped: GroupResult
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Persons behind the cases (solo petitioners from ``synth.matters``, group members from
+    ``synth.groups``) and the party records of every case; and the groups' members over time."""
     n = len(f)
-    solo = np.flatnonzero(f["group_id"].to_numpy() == "")
-    k = _activity(rng, len(solo))
-    k = np.sort(k)[::-1]
-    n_cats = int(pd.factorize(f["category_code"])[0].max()) + 1
-    cat_i = pd.factorize(f["category_code"])[0]
-    cell = cat_i[solo] * len(geo.towns) + f["town"].to_numpy()[solo]
-    n_cells = n_cats * len(geo.towns)
-    perm = rng.permutation(len(solo))
-    by_cell_sorted = perm[np.argsort(cell[perm], kind="stable")]
-    bounds = np.searchsorted(cell[by_cell_sorted], np.arange(n_cells + 1))
-    ptr = bounds[:-1].copy()
-    stop = bounds[1:]
-    remaining = (stop - ptr).astype(float)
-    petition_cell = np.zeros(n_cells)
-    pet_share = pd.Series(f["source"].to_numpy()[solo] == "petition_register").groupby(cell).mean()
-    petition_cell[pet_share.index.to_numpy()] = pet_share.to_numpy()
-    person = np.full(n, -1, dtype=np.int64)
-    pid = 0
-    repeaters = k[k >= 2]
-    for kk in repeaters:
-        w = remaining * (1 + 6 * petition_cell) if kk >= 5 else remaining
-        tot = w.sum()
-        if tot <= 0:
-            break
-        c = int(rng.choice(n_cells, p=w / tot))
-        take = int(min(kk, remaining[c]))
-        idx = solo[by_cell_sorted[ptr[c]:ptr[c] + take]]
-        person[idx] = pid
-        ptr[c] += take
-        remaining[c] -= take
-        pid += 1
-    rest = solo[person[solo] < 0]
-    person[rest] = np.arange(pid, pid + len(rest))
-    pid += len(rest)
-    # groups: members are new persons
+    person = solo.person.copy()
+    matter = solo.matter.copy()
+    visit = solo.visit_no.copy()
+    pid = solo.n_persons
     gids = f["group_id"].to_numpy()
+    # groups: members are new persons; each group is one matter
     members: dict[str, np.ndarray] = {}
-    for g, info in sorted(group_members.items()):
-        members[f"GR{g + 1:03d}"] = np.arange(pid, pid + info[0])
-        pid += info[0]
-    for gid in sorted(members):
-        person[gids == gid] = members[gid][0]
+    member_rows = []
+    for k, gid in enumerate(sorted(grouped.member_town)):
+        m = np.arange(pid, pid + len(grouped.member_town[gid]))
+        members[gid] = m
+        pid += len(m)
+        rows = np.flatnonzero(gids == gid)
+        person[rows] = m[[int(grouped.case_slots[int(r)][0]) for r in rows]]
+        matter[rows] = solo.n_matters + k
+        visit[rows] = np.arange(len(rows))
+        member_rows.append(pd.DataFrame({"group_id": gid, "person": m,
+                                         "township_code": geo.towns[grouped.member_town[gid]],
+                                         "joined_day": grouped.member_joined[gid]}))
     n_persons = pid
-    # home grid: first case's grid; repeaters keep to their grid most of the time
-    frame_order = np.arange(n)
-    first = pd.Series(frame_order).groupby(person).min()
+    f["person_id"] = person
+    f["matter"] = matter
+    f["visit_no"] = visit
+    # home grid: the grid of a person's first case; group members live at their group's site (or at the
+    # neighbouring township's grid)
+    first = pd.Series(np.arange(n)).groupby(person).min()
     home = np.zeros(n_persons, dtype=np.int64)
     home[first.index.to_numpy()] = f["grid"].to_numpy()[first.to_numpy()]
-    grid = f["grid"].to_numpy().copy()
-    stay = rng.random(n) < 0.7
-    grid = np.where(stay, home[person], grid)
-    f["grid"] = grid
-    f["person_id"] = person
-    f["visit_no"] = f.groupby("person_id").cumcount().to_numpy()
-    # repeat petitioners climb: every third visit one level higher (up to province)
+    for gid, m in members.items():
+        home[m] = grouped.member_grid[gid]
     pet = f["source"].to_numpy() == "petition_register"
-    climb = np.minimum(f["visit_no"].to_numpy() // 3, 2)
-    f["level"] = np.where(pet & (gids == ""), np.maximum(f["level"].to_numpy(), climb), f["level"].to_numpy())
-    f["matter"] = person.copy()
-    # group members live in their group's township
-    for gid in sorted(members):
-        g_grid = f.loc[gids == gid, "grid"].to_numpy()
-        home[members[gid]] = g_grid[0]
     # --- persons -------------------------------------------------------------------------------
     names, surnames = ppl.make_names(rng, n_persons)
     for gid in sorted(members):  # villagers share surnames
@@ -519,13 +414,10 @@ def _people(rng: np.random.Generator, f: pd.DataFrame, geo: Geography, group_mem
             rows_case.append(np.full(len(mem), ci))
             rows_person.append(mem)
             rows_seq.append(np.arange(1, len(mem) + 1))
-    heads = f["headcount"].to_numpy()
     for gid in sorted(members):
         mem = members[gid]
         for ci in np.flatnonzero(gids == gid):
-            letter = f.at[ci, "channel"] == "来信"
-            present = mem if letter else mem[: min(5, heads[ci])]
-            others = present[1:]
+            others = mem[grouped.case_slots[int(ci)][1:]]
             rows_case.append(np.full(len(others), ci))
             rows_person.append(others)
             rows_seq.append(np.arange(1, len(others) + 1))
@@ -546,4 +438,6 @@ def _people(rng: np.random.Generator, f: pd.DataFrame, geo: Geography, group_mem
     parties = parties.sort_values(["case", "seq"], kind="stable").reset_index(drop=True)
     act = np.bincount(parties["person"].to_numpy(), minlength=len(persons))
     persons["activity"] = act
-    return parties, persons
+    group_members = (pd.concat(member_rows, ignore_index=True) if member_rows else
+                     pd.DataFrame(columns=["group_id", "person", "township_code", "joined_day"]))
+    return parties, persons, group_members
