@@ -223,8 +223,8 @@ def load_decisions(session: Session) -> pd.DataFrame:
 
 def save_matters(session: Session, matters: pd.DataFrame) -> None:
     """Make the stored matters exactly ``matters`` (``REPEAT_COLUMNS``, one row per case), writing only the
-    rows that differ: a daily run changes the matters of a few cases, and rewriting all 200,000 rows of the
-    demo city took 7 s where comparing them takes one."""
+    rows that differ: a daily run changes the matters of a few cases (on the demo city's 216,467 cases,
+    comparing and writing the difference takes 1.6 s with the commit, rewriting them all took 2.5 s)."""
     from riskwatch.persons.repeats import REPEAT_COLUMNS  # (scipy: not at import, see the module's note)
 
     S.require_columns(matters.columns, REPEAT_COLUMNS, "save_matters")
@@ -297,8 +297,8 @@ def load_groups(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 def _digest(session: Session, fields: Sequence[Any], order: Any) -> str:
     """``<rows>:<32 hex digits>``: a digest of the text of ``fields`` of every row, in ``order``. The database
     joins each row's fields into one string (separated by a control character no stored value holds, a
-    missing value empty), and the rows come through the driver's own cursor in blocks: a store of 200,000
-    cases takes about a second and little memory, where SQLAlchemy rows and Python joins took four."""
+    missing value empty), and the rows come through the driver's own cursor in blocks: the demo city's
+    216,467 cases take 0.5 s, half of what SQLAlchemy rows joined in Python take, and no list of them all."""
     parts = [func.coalesce(f if isinstance(f.type, String) else cast(f, String), "") for f in fields]
     line = parts[0]
     for p in parts[1:]:
