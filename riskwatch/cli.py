@@ -708,6 +708,12 @@ def _persons_store(ctx: Context, full: bool) -> pipeline.PersonsSummary:
     with ctx.store() as session:
         s = pipeline.run_persons(session, ctx.settings, now, full=full)
         session.commit()
+    if s.mode == "unchanged":
+        since = f" ({s.unchanged_since:%Y-%m-%d %H:%M})" if s.unchanged_since else ""
+        click.echo(f"无新增 nothing new since persons run {s.run_id}{since}: {s.records} recorded parties, "
+                   f"{s.persons} persons, {s.repeats} repeat petitions, {s.groups} groups, as stored "
+                   "(--full re-resolves anyway)")
+        return s
     click.echo(f"persons run {s.run_id} ({s.mode}): {s.records} recorded parties, {s.resolved} resolved, "
                f"{s.removed} removed, {s.persons} persons, {s.merged} merged; {s.repeats} repeat petitions; "
                f"{s.groups} groups")

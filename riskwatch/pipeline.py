@@ -7,10 +7,11 @@ transaction. Time is an argument (``now`` / ``as_of``); nothing here reads the c
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -548,10 +549,13 @@ PERSON_CASE_COLUMNS = ("source", "source_id", "channel", "received_at", "closed_
 
 @dataclass(frozen=True)
 class PersonsSummary:
-    """What ``run_persons`` did, and what the demo and the CLI show of it (all personal data masked)."""
+    """What ``run_persons`` did, and what the demo and the CLI show of it (all personal data masked).
+
+    Mode ``unchanged``: nothing the result depends on changed since run ``run_id`` (finished at
+    ``unchanged_since``), so nothing was done; the counts are that run's, the three frames empty."""
 
     run_id: int
-    mode: str                 # "full" | "incremental"
+    mode: str                 # "full" | "incremental" | "unchanged"
     records: int              # recorded parties in the store
     resolved: int             # records (re)resolved by this run: all in a full run, the new and changed ones else
     removed: int              # records no longer in the store, dropped from the register
@@ -564,6 +568,7 @@ class PersonsSummary:
     largest_groups: pd.DataFrame  # groups.GROUP columns of the largest groups
     repeat_share: pd.DataFrame    # 重复信访占比 per month and district ("" = the city): period, region_code,
                                   # cases, repeats, share
+    unchanged_since: datetime | None = None   # mode "unchanged": when the run that holds the result finished
 
 
 def run_persons(session: Session, settings: Settings, now: datetime, full: bool = False) -> PersonsSummary:
@@ -573,19 +578,33 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     persons already known with the stored model; ``full`` (or no earlier run) re-fits the model and
     re-resolves everything, keeping person ids where the records agree (``registry.assign_person_ids``).
     Analysts' merges and splits apply in both modes. Matters and groups are derived again in full and
-    replace the stored ones; a re-run with nothing new changes nothing.
+    replace the stored ones.
+
+    Nothing new: when every input of the last run is as it was (``persons_inputs``: the cases and their
+    parties, decisions, register, settings, schema and code) the result would be the same, so the run
+    stops there, writes nothing and returns mode ``unchanged``; ``full`` always runs.
     """
+    from riskwatch.store import persons as store
+
+    inputs = persons_inputs(session, settings)   # read first: a change after this makes the next run work
+    last = store.load_latest_run(session, with_model=False)
+    if not full and last is not None:
+        changed = sorted(k for k in {*inputs, *last["inputs"]} if inputs.get(k) != last["inputs"].get(k))
+        if not changed:
+            repeats, groups = store.count_derived(session)
+            return _unchanged_summary(last, repeats, groups)
+        log.info("persons: changed since run %s: %s", last["id"], ", ".join(changed))
+    # the core's imports (pypinyin's tables, networkx, scipy) only once there is work to do
     from riskwatch.persons import features as F
     from riskwatch.persons import linkage as L
     from riskwatch.persons import registry as R
     from riskwatch.persons.profile import display_name
-    from riskwatch.store import persons as store
 
+    last = store.load_latest_run(session)
     opts = L.LinkageOptions(threshold=settings.persons.match_threshold)
     records = store.load_party_records(session)
     records[R.RECORD_HASH] = R.record_hash(records)
     stored = store.load_person_records(session)
-    last = store.load_latest_run(session)
     constraints = R.constraints_from(store.load_decisions(session))
     todo, gone = R.plan_records(records, stored)
     feats = F.party_features(records)
@@ -624,7 +643,8 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     repeats, counts, groups, share = _derive_matters_and_groups(session, settings, feats, register)
     info = store.PersonsRunInfo(mode="incremental" if incremental else "full", records=len(records),
                                 new_records=resolved, persons=int(register["person_id"].nunique()), pairs=pairs,
-                                merged=len(merged), model=model, started_at=now, finished_at=now)
+                                merged=len(merged), model=model, started_at=now, finished_at=now,
+                                inputs={**inputs, **store.load_persons_inputs(session, ("register",))})
     store.finish_persons_run(session, run_id, info)
     names = records[["record_id", "name"]].merge(register[["record_id", "person_id"]], on="record_id")
     top = counts.head(10).copy()
@@ -632,6 +652,37 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
     return PersonsSummary(run_id=run_id, mode=info.mode, records=len(records), resolved=resolved, removed=len(gone),
                           persons=info.persons, merged=len(merged), pairs=pairs, repeats=int(repeats["is_repeat"].sum()),
                           groups=len(groups), top_repeaters=top, largest_groups=groups.head(10), repeat_share=share)
+
+
+PERSONS_CODE = ("persons", "store/persons.py", "pipeline.py")  # the code a persons run's result depends on
+
+
+def persons_inputs(session: Session, settings: Settings) -> dict[str, str]:
+    """A digest of each input a persons run's result depends on: the store's (``store.persons.
+    load_persons_inputs``: cases with their parties, decisions, register, schema), the settings it reads
+    (``[persons]``, ``[group]``) and the code that derives it (``PERSONS_CODE``, and the version)."""
+    from riskwatch import __version__
+    from riskwatch.store import persons as store
+
+    root = Path(__file__).parent
+    files = sorted(f for part in PERSONS_CODE for f in ((root / part).glob("*.py") if (root / part).is_dir()
+                                                        else [root / part]))
+    code = hashlib.blake2b(digest_size=16)
+    for f in files:
+        code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    wanted = json.dumps({"persons": asdict(settings.persons), "group": asdict(settings.group)}, sort_keys=True,
+                        default=str)
+    return {**store.load_persons_inputs(session),
+            "settings": hashlib.blake2b(wanted.encode(), digest_size=16).hexdigest(),
+            "code": f"{__version__}:{code.hexdigest()}"}
+
+
+def _unchanged_summary(last: dict[str, Any], repeats: int, groups: int) -> PersonsSummary:
+    """The summary of a run that had nothing to do: the counts of the last run, which holds the result."""
+    return PersonsSummary(run_id=int(last["id"]), mode="unchanged", records=int(last["records"]), resolved=0,
+                          removed=0, persons=int(last["persons"]), merged=0, pairs=0, repeats=repeats,
+                          groups=groups, top_repeaters=pd.DataFrame(), largest_groups=pd.DataFrame(),
+                          repeat_share=pd.DataFrame(), unchanged_since=last["finished_at"])
 
 
 def resolve_file(in_path: Path, out_path: Path, with_confidence: bool = False) -> tuple[int, int]:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from riskwatch.persons.clustering import Constraints
 from riskwatch.schema import require_columns
+
+if TYPE_CHECKING:  # clustering pulls in the feature tables (pypinyin): the store reads this module's constants
+    from riskwatch.persons.clustering import Constraints
 
 RECORD_ID = "record_id"
 PERSON_ID = "person_id"
@@ -98,6 +101,8 @@ def constraints_from(decisions: pd.DataFrame) -> Constraints:
     a merge must-links every record of both sides to the smallest of them; a split cannot-links the two
     sides. A later decision overrides an earlier one it contradicts (a split drops the merges' links
     across its sides; a merge drops the splits that separate its records)."""
+    from riskwatch.persons.clustering import Constraints
+
     require_columns(decisions.columns, ("kind", "left", "right"), "constraints_from")
     must: list[tuple[str, str]] = []
     cannot: list[tuple[frozenset[str], frozenset[str]]] = []

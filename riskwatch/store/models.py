@@ -394,6 +394,10 @@ class PersonsRun(Base):
     model: Mapped[str] = mapped_column(Text)  # JSON: Fellegi–Sunter m, u and prior (linkage.Model.to_dict)
     started_at: Mapped[ts]
     finished_at: Mapped[ts_opt]
+    # JSON: a digest of each input the run's result depends on, as it stood when the run finished (cases
+    # and their parties, decisions, the register, settings, schema, code version); a later run whose
+    # inputs are all the same has nothing to do (``pipeline.run_persons``). Null for runs before 0005.
+    inputs: Mapped[text_opt]
 
 
 class PersonRecord(Base):
