@@ -654,7 +654,7 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
                           groups=len(groups), top_repeaters=top, largest_groups=groups.head(10), repeat_share=share)
 
 
-PERSONS_CODE = ("persons", "store/persons.py", "pipeline.py")  # the code a persons run's result depends on
+PERSONS_CODE = ("persons", "store/persons.py", "pipeline/__init__.py")  # the code a persons run's result depends on
 
 
 def persons_inputs(session: Session, settings: Settings) -> dict[str, str]:
@@ -664,7 +664,7 @@ def persons_inputs(session: Session, settings: Settings) -> dict[str, str]:
     from riskwatch import __version__
     from riskwatch.store import persons as store
 
-    root = Path(__file__).parent
+    root = Path(__file__).parent.parent  # riskwatch/
     files = sorted(f for part in PERSONS_CODE for f in ((root / part).glob("*.py") if (root / part).is_dir()
                                                         else [root / part]))
     code = hashlib.blake2b(digest_size=16)

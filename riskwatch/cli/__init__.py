@@ -877,7 +877,3 @@ def main() -> None:
         cli()
     except RiskwatchError as exc:
         _fail(exc)
-
-
-if __name__ == "__main__":
-    main()

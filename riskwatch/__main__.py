@@ -1,0 +1,5 @@
+"""``python -m riskwatch``: the ``riskwatch`` command."""
+
+from riskwatch.cli import main
+
+main()

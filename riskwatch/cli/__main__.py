@@ -1,0 +1,5 @@
+"""``python -m riskwatch.cli``: the ``riskwatch`` command."""
+
+from riskwatch.cli import main
+
+main()
