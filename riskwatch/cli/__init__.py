@@ -877,3 +877,7 @@ def main() -> None:
         cli()
     except RiskwatchError as exc:
         _fail(exc)
+
+
+# the use cases with modules of their own register their commands on import
+from riskwatch.cli import ledger as _ledger_commands  # noqa: E402,F401

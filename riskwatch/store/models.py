@@ -512,3 +512,67 @@ case_matters_table = CaseMatter.__table__
 person_groups_table = PersonGroup.__table__
 group_members_table = GroupMember.__table__
 group_cases_table = GroupCase.__table__
+
+
+# --- the risk ledger ---------------------------------------------------------------------------------
+class LedgerRun(Base):
+    """One ``riskwatch ledger`` run, keyed by ``as_of``: the detect run it read and what it changed."""
+
+    __tablename__ = "ledger_runs"
+    __table_args__ = (UniqueConstraint("as_of"),)
+
+    id: Mapped[intpk]
+    as_of: Mapped[ts]
+    detect_run_id: Mapped[int | None] = mapped_column(Integer)
+    items: Mapped[count]
+    events: Mapped[count]
+    started_at: Mapped[ts]
+    finished_at: Mapped[ts_opt]
+
+
+class RiskItem(Base):
+    """A risk item as it stands (``assign.lifecycle.LEDGER_COLUMNS`` and what ``grade.items`` said of it);
+    its history is in ``risk_item_events``."""
+
+    __tablename__ = "risk_items"
+    __table_args__ = (UniqueConstraint("item_key"), Index(None, "status"), Index(None, "owner_id"))
+
+    id: Mapped[intpk]
+    item_key: Mapped[str] = mapped_column(String(255))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(255))
+    category_code: Mapped[code_opt]
+    region_code: Mapped[code_opt]
+    grade: Mapped[str] = mapped_column(String(8))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[code_opt]
+    due_at: Mapped[ts_opt]
+    renotified: Mapped[bool] = mapped_column(Boolean)
+    override_grade: Mapped[str | None] = mapped_column(String(8))
+    override_score: Mapped[real_opt]
+    override_basis: Mapped[str | None] = mapped_column(String(8))
+    evidence: Mapped[str] = mapped_column(Text)   # JSON list of signal keys
+    case_keys: Mapped[str] = mapped_column(Text)  # JSON list of "<source>:<source_id>"
+    chain: Mapped[str] = mapped_column(Text)      # JSON object (a hotspot's groups and repeat petitioners)
+    reasons: Mapped[str] = mapped_column(Text)    # JSON list of the rules that counted
+    sentence: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[ts]
+    updated_at: Mapped[ts]
+
+
+class RiskItemEvent(Base):
+    """One step of an item's life (append-only): who did what, when, with the grade, owner and deadline after it."""
+
+    __tablename__ = "risk_item_events"
+    __table_args__ = (Index(None, "item_key", "at"),)
+
+    id: Mapped[intpk]
+    item_key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[ts]
+    kind: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(64))
+    grade: Mapped[str] = mapped_column(String(8))
+    owner_id: Mapped[code_opt]
+    due_at: Mapped[ts_opt]
+    note: Mapped[str] = mapped_column(Text)

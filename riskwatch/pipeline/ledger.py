@@ -1,0 +1,140 @@
+"""Use case: the risk ledger run and a person's action on an item — load, call the core, save."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from riskwatch import assign, deadlines
+from riskwatch import calendar as cal
+from riskwatch.config import Settings
+from riskwatch.grade import grade_items
+from riskwatch.grade.items import ItemInputs, ItemOptions, build_items
+from riskwatch.schema import ITEM_KEY, Grade, RegionLevel, RiskwatchError
+from riskwatch.store import detect as detect_store
+from riskwatch.store import ledger as store
+from riskwatch.store import persons as persons_store
+from riskwatch.store.queries import load_cases
+
+
+class LedgerError(RiskwatchError):
+    """A ledger run that cannot be done as asked (no detect run, an as-of before the last run)."""
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    as_of: datetime
+    detect_as_of: datetime | None
+    signals: int
+    items: pd.DataFrame   # the ledger after the run (store.ledger.ITEM_COLUMNS)
+    events: pd.DataFrame  # this run's events
+
+
+def run_ledger(session: Session, settings: Settings, as_of: datetime) -> LedgerSummary:
+    """Grade the open signals of the latest weekly detect run at ``as_of`` into the ledger: new items,
+    grades raised, deadlines followed, owners named (``assign``); idempotent for one ``as_of``."""
+    last = store.latest_run(session)
+    if last is not None and pd.Timestamp(as_of) < pd.Timestamp(last["as_of"]):
+        raise LedgerError(f"the ledger was last run as of {last['as_of']:%Y-%m-%d %H:%M}; a run as of an earlier "
+                          f"time would rewrite history (riskwatch items list --as-of shows the past)")
+    rules = settings.grading
+    if rules is None:
+        raise LedgerError("no grading rules (config/grading.toml)")
+    started = datetime.now()
+    run, states = detect_store.load_states(session, "W", period_before=as_of)
+    if run is None:
+        raise LedgerError("no weekly detect run before this date: run riskwatch detect first")
+    signals = states[(states["status"] != "closed") & (states["silenced"] == "")].reset_index(drop=True)
+    stamp = pd.Timestamp(as_of)
+    items, features = build_items(_inputs(session, settings, signals, stamp, rules.history_days), stamp,
+                                  _options(settings, stamp))
+    graded = grade_items(features, rules).merge(items, on=ITEM_KEY)
+    current = store.load_items(session)
+    ledger, events = assign.run_ledger(current[list(assign.LEDGER_COLUMNS)], graded, stamp)
+    info = _item_info(current, graded)
+    want = assign.needs_owner(ledger).merge(info[[ITEM_KEY, "region_code"]], on=ITEM_KEY, how="left")
+    owners = assign.assign_owners(want, settings.staff, settings.regions, store.open_load(session), stamp,
+                                  settings.ledger.deadline_days)
+    ledger, owned = assign.record_owners(ledger, owners, stamp)
+    events = pd.concat([events, owned], ignore_index=True)
+    changed = ledger.merge(info, on=ITEM_KEY, how="left")
+    store.save_items(session, changed[list(store.ITEM_COLUMNS)])
+    store.append_events(session, events)
+    store.save_run(session, stamp.to_pydatetime(), int(run["id"]), len(ledger), len(events), started, datetime.now())
+    return LedgerSummary(stamp.to_pydatetime(), run["as_of"], len(signals), store.load_items(session), events)
+
+
+def act_on_item(session: Session, key: str, action: str, by: str, note: str, at: datetime,
+                grade: str | None = None) -> pd.DataFrame:
+    """A person's action on one item (``assign.act``: confirm, acknowledge, progress, resolve, verify, ...),
+    saved with its event; returns the event."""
+    items = store.load_items(session, [key])
+    if items.empty:
+        raise assign.ActionError(f"no risk item {key!r} (riskwatch items list)")
+    ledger, event = assign.act(items[list(assign.LEDGER_COLUMNS)], key, action, by, pd.Timestamp(at), note,
+                               Grade(grade) if grade else None)
+    store.save_items(session, ledger.merge(items[[ITEM_KEY, *store.INFO_COLUMNS]], on=ITEM_KEY))
+    store.append_events(session, event)
+    return event
+
+
+def _inputs(session: Session, settings: Settings, signals: pd.DataFrame, as_of: pd.Timestamp,
+            history_days: int) -> ItemInputs:
+    start = (as_of - pd.Timedelta(days=history_days + 1)).to_pydatetime()
+    cases = load_cases(session, start=start, end=(as_of + pd.Timedelta(days=1)).to_pydatetime())
+    if len(cases):
+        kinds = {name: m.kind for name, m in settings.mappings.items()}
+        days = _working_dates(cases["received_at"].min().date(), (as_of + pd.Timedelta(days=400)).date())
+        cases["due_at"] = deadlines.effective_due(cases, settings.deadlines, kinds, days)
+    records = persons_store.load_person_records(session)
+    case_persons = records[["source", "source_id", "person_id"]].drop_duplicates()
+    _, members, group_cases = persons_store.load_groups(session)
+    return ItemInputs(signals, cases, case_persons, members, group_cases)
+
+
+def _options(settings: Settings, as_of: pd.Timestamp) -> ItemOptions:
+    rules = settings.grading
+    assert rules is not None
+    towns = {code: settings.regions.ancestor_at(code, RegionLevel.TOWNSHIP) or code for code in settings.regions.regions}
+    return ItemOptions(history_days=rules.history_days, recent_days=rules.recent_days,
+                       sensitive_categories=rules.sensitive_categories,
+                       days_to_sensitive=days_to_sensitive(settings, as_of), township_of=towns)
+
+
+def days_to_sensitive(settings: Settings, as_of: pd.Timestamp) -> float | None:
+    """Days from ``as_of`` to the start of the next sensitive window (0 inside one), or None if none is
+    configured within a year."""
+    windows = cal.sensitive_windows(settings.periods, [as_of.year, as_of.year + 1])
+    day = as_of.normalize()
+    inside = windows[(windows["start"] <= day) & (windows["end"] >= day)]
+    if len(inside):
+        return 0.0
+    ahead = windows[windows["start"] > day]
+    if ahead.empty:
+        return None
+    return float((ahead["start"].min() - day).days)
+
+
+def _working_dates(start: date, end: date) -> list[date]:
+    from riskwatch.pipeline import working_dates
+    return working_dates(start, end)
+
+
+def _item_info(current: pd.DataFrame, graded: pd.DataFrame) -> pd.DataFrame:
+    """What the run says of each item (subject, place, evidence, reasons), over what the store had."""
+    fresh = graded[[ITEM_KEY, *store.INFO_COLUMNS]] if len(graded) else pd.DataFrame(columns=[ITEM_KEY, *store.INFO_COLUMNS])
+    old = current[[ITEM_KEY, *store.INFO_COLUMNS]]
+    old = old[~old[ITEM_KEY].isin(fresh[ITEM_KEY])]
+    return pd.concat([old, fresh], ignore_index=True)
+
+
+def item_story(session: Session, key: str) -> dict[str, Any]:
+    """One item with its history, for ``riskwatch items show``."""
+    items = store.load_items(session, [key])
+    if items.empty:
+        raise assign.ActionError(f"no risk item {key!r} (riskwatch items list)")
+    return {"item": items.iloc[0].to_dict(), "events": store.load_events(session, key)}

@@ -1,0 +1,58 @@
+"""The risk ledger through the CLI on a small synthetic city, SQLite and PostgreSQL: ledger, items list / show /
+update; idempotent per as-of; the past replayed from the history (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskwatch.config import load_settings
+from tests.cli_helpers import ingest, run, table
+
+STAFF = {m.id: m for m in load_settings().staff}
+
+
+@pytest.mark.slow
+def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, small_city: Path) -> None:
+    assert ingest(small_config, db_url, small_city).exit_code == 0
+    assert run(small_config, db_url, "persons").exit_code == 0
+    assert run(small_config, db_url, "detect", "--as-of", "2025-06-09").exit_code == 0
+
+    first = run(small_config, db_url, "ledger", "--as-of", "2025-06-09 08:00")
+    assert first.exit_code == 0, first.output
+    items = table(db_url, "risk_items")
+    events = table(db_url, "risk_item_events")
+    assert len(items) > 0 and items["item_key"].is_unique
+    assert items["sentence"].str.len().min() > 5 and (items["reasons"] != "[]").all()
+    red = items[items["grade"] == "red"]
+    assert (red["status"] == "assigned").all()
+    assert all(STAFF[o].role == "county_leader" for o in red["owner_id"])
+    assert set(events["kind"]) >= {"opened"}
+
+    again = run(small_config, db_url, "ledger", "--as-of", "2025-06-09 08:00")
+    assert "0 new events" in again.output
+    assert len(table(db_url, "risk_item_events")) == len(events)
+
+    earlier = run(small_config, db_url, "ledger", "--as-of", "2025-06-01")
+    assert earlier.exit_code == 2 and "rewrite history" in earlier.output
+
+    waiting = items[items["status"] == "new"]["item_key"].iloc[0]
+    note = "研判会确认：交乡镇包案"
+    done = run(small_config, db_url, "items", "update", waiting, "--status", "confirmed", "--note", note,
+               "--by", "analyst")
+    assert done.exit_code == 0, done.output
+    bad = run(small_config, db_url, "items", "update", waiting, "--status", "verified", "--note", "x", "--by", "a")
+    assert bad.exit_code == 2 and "cannot verify" in bad.output
+
+    later = run(small_config, db_url, "ledger", "--as-of", "2025-06-10 08:00")
+    assert later.exit_code == 0, later.output
+    now = table(db_url, "risk_items").set_index("item_key").loc[waiting]
+    assert now["status"] == "assigned" and isinstance(now["owner_id"], str)
+
+    shown = run(small_config, db_url, "items", "show", waiting)
+    assert note in shown.output and "assigned" in shown.output
+    past = run(small_config, db_url, "items", "--status", "new", "--as-of", "2025-06-09 09:00", "--limit", "500")
+    assert waiting in past.output
+    listed = run(small_config, db_url, "items", "--grade", "red")
+    assert f"{len(red)} risk item(s)" in listed.output
