@@ -12,6 +12,7 @@ and XLSX writer of the project goes through ``write_csv`` or ``write_xlsx``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,23 @@ def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8") -> None:
     neutralize_frame(frame).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
-def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
+@dataclass(frozen=True)
+class SheetLayout:
+    """How a sheet prints: a title above the header, column widths (characters), wrapped columns, A4
+    landscape fitted to the page width, the header row frozen and repeated on every printed page."""
+
+    title: str = ""
+    widths: Mapping[str, float] = field(default_factory=dict)
+    wrap: frozenset[str] = frozenset()
+    landscape: bool = True
+    footer: str = "第 &P 页，共 &N 页"
+
+
+def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path,
+               layouts: Mapping[str, SheetLayout] | None = None) -> None:
     """Write one sheet per frame (name -> frame, names cut to Excel's 31 characters) with XlsxWriter;
-    text cells neutralized and always written as text, never as formulas, numbers or links."""
+    text cells neutralized and always written as text, never as formulas, numbers or links. A sheet with a
+    ``SheetLayout`` (by the same name) is laid out to be printed."""
     import xlsxwriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,11 +73,61 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
         for name, frame in sheets.items():
             ws = wb.add_worksheet(str(name)[:31])
             safe = neutralize_frame(frame)
-            ws.write_row(0, 0, list(safe.columns))
-            for i, row in enumerate(safe.itertuples(index=False), start=1):
-                ws.write_row(i, 0, [_cell(v) for v in row])
+            layout = (layouts or {}).get(name)
+            top = 0
+            if layout is not None:
+                top = _lay_out(wb, ws, safe, layout)
+            head = wb.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "text_wrap": True,
+                                  "valign": "vcenter", "align": "center"}) if layout is not None else None
+            ws.write_row(top, 0, list(safe.columns), head)
+            wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1}) if layout is not None else None
+            for i, row in enumerate(safe.itertuples(index=False), start=top + 1):
+                ws.write_row(i, 0, [_cell(v) for v in row], wrap)
+                if layout is not None:  # spreadsheets do not grow a row for wrapped text on their own
+                    lines = _lines(row, list(safe.columns), layout)
+                    ws.set_row(i, 15 * (lines + (1 if lines > 1 else 0)))
     finally:
         wb.close()
+
+
+def _lines(row: tuple[Any, ...], columns: list[str], layout: SheetLayout) -> int:
+    """Printed lines of a row: its wrapped cells' text over their widths (a CJK character counts two)."""
+    most = 1
+    for col, value in zip(columns, row, strict=True):
+        name = str(col).lstrip("'")
+        if name not in layout.wrap or not isinstance(value, str):
+            continue
+        width = max(1.0, float(layout.widths.get(name, 12)) - 1)
+        for part in value.split("\n"):
+            size = sum(2 if ord(ch) > 0x2E80 else 1 for ch in part)
+            most_here = int(-(-size // width)) or 1
+            most = max(most, most_here + value.count("\n"))
+    return most
+
+
+def _lay_out(wb: Any, ws: Any, frame: pd.DataFrame, layout: SheetLayout) -> int:
+    """Title, widths, paper and frozen header of a printed sheet; returns the header's row."""
+    top = 0
+    if layout.title:
+        title = wb.add_format({"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"})
+        if len(frame.columns) > 1:
+            ws.merge_range(0, 0, 0, len(frame.columns) - 1, neutralize(layout.title), title)
+        else:
+            ws.write(0, 0, neutralize(layout.title), title)
+        ws.set_row(0, 28)
+        top = 1
+    for j, col in enumerate(frame.columns):
+        ws.set_column(j, j, layout.widths.get(str(col).lstrip("'"), 12))
+    ws.freeze_panes(top + 1, 0)
+    ws.repeat_rows(0, top)
+    ws.set_paper(9)  # A4
+    if layout.landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    if layout.footer:
+        ws.set_footer(f"&C{layout.footer}")
+    return top
 
 
 def _cell(value: Any) -> Any:

@@ -223,37 +223,40 @@ def _last_month_end(today: date) -> date:
 @pass_ctx
 def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
     """Create the synthetic city, ingest it into the store, print the last month's figures, forecast
-    the coming weeks, resolve persons (top repeat petitioners and largest groups, masked) and show the
-    signals of the latest week."""
+    the coming weeks, resolve persons (top repeat petitioners and largest groups, masked), show the
+    signals of the latest week, grade them into the risk ledger and write the leaders' lists."""
     from riskwatch.synth import generate_city
 
     clock = _StepClock()
     end_day = _last_month_end(date.today())
-    click.echo(f"1/6 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
+    click.echo(f"1/7 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
     summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
     click.echo(f"    {summary}{clock.lap()}")
-    click.echo(f"2/6 ingesting into {_safe_url(ctx.db_url)} ...")
+    click.echo(f"2/7 ingesting into {_safe_url(ctx.db_url)} ...")
     sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
     updates = out / "updates"
     failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
     click.echo(clock.lap().strip())
     month = pd.Period(end_day, "M")
-    click.echo(f"3/6 figures of {month}:")
+    click.echo(f"3/7 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
     click.echo(clock.lap().strip())
-    click.echo("\n4/6 forecasting every category x area series, weekly ...")
+    click.echo("\n4/7 forecasting every category x area series, weekly ...")
     as_of = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
     forecast = _forecast_store(ctx, as_of, "W", None, "wls", None)
     _print_forecast_digest(ctx, forecast)
     click.echo(clock.lap().strip())
-    click.echo("\n5/6 resolving persons, repeat petitions and groups ...")
+    click.echo("\n5/7 resolving persons, repeat petitions and groups ...")
     _persons_store(ctx, full=True)
     click.echo(clock.lap().strip())
-    click.echo(f"\n6/6 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
+    click.echo(f"\n6/7 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
                "(signals carry over from one week to the next) ...")
     _demo_detect(ctx, pd.Timestamp(as_of))
     click.echo(clock.lap().strip())
-    _print_demo_outputs(ctx, out, forecast.run_id, clock.total())
+    click.echo("\n7/7 the risk ledger: grades, owners, deadlines, and the leaders' lists ...")
+    lists = _demo_ledger(ctx, as_of)
+    click.echo(clock.lap().strip())
+    _print_demo_outputs(ctx, out, forecast.run_id, clock.total(), lists)
     if failed:
         sys.exit(1)
 
@@ -273,7 +276,24 @@ class _StepClock:
         return time.perf_counter() - self.start
 
 
-def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: float) -> None:
+def _demo_ledger(ctx: Context, as_of: datetime) -> Path:
+    """The ledger of the demo's last week and its case-assignment lists; returns the lists' folder."""
+    from riskwatch.cli.ledger import _echo_counts
+    from riskwatch.pipeline.ledger import run_ledger, write_lists
+
+    folder = Path("reports") / "lists" / f"{as_of:%Y-%m-%d}"
+    with ctx.store() as session:
+        summary = run_ledger(session, ctx.settings, as_of)
+        session.commit()
+        paths = write_lists(session, ctx.settings, folder, as_of)
+    click.echo(f"    {len(summary.items)} risk items from {summary.signals} open signals "
+               "(红色 confirmed and handed to county leaders at once; the others wait for review):")
+    _echo_counts(summary.items)
+    click.echo(f"    {len(paths) // 2} case-assignment lists (领导包案清单) in {folder.resolve()}/")
+    return folder
+
+
+def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: float, lists: Path) -> None:
     """Where everything the demo made went, and the commands that open it."""
     files = sorted(p for p in out.rglob("*") if p.is_file() and "truth" not in p.relative_to(out).parts)
     truth = out / "truth"
@@ -282,9 +302,11 @@ def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: flo
     if truth.is_dir():
         click.echo(f"  ground truth   {truth.resolve()}/  (what the benchmarks score against)")
     click.echo(f"  store          {_store_location(ctx.db_url)}  (cases, quarantine, forecast run {forecast_run}, "
-               "persons, signals)")
-    click.echo("  look further   riskwatch quarantine | riskwatch signals | riskwatch persons show PERSON_ID | "
-               f"riskwatch forecast --show W:*:{ctx.settings.regions.root} --chart city.png")
+               "persons, signals, the risk ledger)")
+    click.echo(f"  lists          {lists.resolve()}/  (领导包案清单, XLSX to print and CSV)")
+    click.echo("  look further   riskwatch items --grade red | riskwatch items show KEY | riskwatch signals | "
+               f"riskwatch persons show PERSON_ID | riskwatch forecast --show W:*:{ctx.settings.regions.root} "
+               "--chart city.png")
 
 
 def _store_location(url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -154,3 +155,22 @@ def items_update(ctx: Context, key: str, status: str | None, grade: str | None, 
         return
     e = event.iloc[0]
     click.echo(f"{key}: {e['kind']} by {e['by']} -> {GRADE_LABELS[e['grade']]}, {note}")
+
+
+@items.command("lists")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder (default: reports/lists/<today>).")
+@pass_ctx
+def items_lists(ctx: Context, out: Path | None) -> None:
+    """Write the case-assignment lists (领导包案清单): one per county leader (red items) and one per township
+    (yellow and blue items), as XLSX to print (A4 landscape) and CSV; personal data masked."""
+    from riskwatch.pipeline.ledger import write_lists
+
+    now = datetime.now().replace(microsecond=0)
+    folder = out or Path("reports") / "lists" / f"{now:%Y-%m-%d}"
+    with ctx.session() as session:
+        paths = write_lists(session, ctx.settings, folder, now)
+    click.echo(f"{len(paths) // 2} list(s) in {folder}")
+    for p in paths:
+        if p.suffix == ".xlsx":
+            click.echo(f"  {p}")

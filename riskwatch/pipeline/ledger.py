@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -130,6 +131,22 @@ def _item_info(current: pd.DataFrame, graded: pd.DataFrame) -> pd.DataFrame:
     old = current[[ITEM_KEY, *store.INFO_COLUMNS]]
     old = old[~old[ITEM_KEY].isin(fresh[ITEM_KEY])]
     return pd.concat([old, fresh], ignore_index=True)
+
+
+def write_lists(session: Session, settings: Settings, folder: Path, as_of: datetime) -> list[Path]:
+    """The case-assignment lists (领导包案清单) of the ledger as it stands, per county leader and per township,
+    as XLSX and CSV under ``folder``; names masked."""
+    from riskwatch.persons.profile import display_name
+    from riskwatch.report.assignment_lists import assignment_lists, write_assignment_lists
+
+    items = store.load_items(session)
+    events = store.load_events(session)
+    persons = items.loc[items["subject_kind"] == "person", "subject_id"].tolist()
+    names = persons_store.load_person_names(session, persons)
+    masked = {p: display_name(g["name"]) for p, g in names.groupby("person_id")}
+    lists = assignment_lists(items, events, settings.staff, settings.taxonomy, settings.regions, masked,
+                             pd.Timestamp(as_of))
+    return write_assignment_lists(lists, folder)
 
 
 def item_story(session: Session, key: str) -> dict[str, Any]:

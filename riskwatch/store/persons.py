@@ -322,3 +322,19 @@ def _insert(session: Session, table: Any, frame: pd.DataFrame, columns: Sequence
     conn = session.connection()
     for i in range(0, len(rows), _CHUNK):
         conn.execute(insert(table), rows[i:i + _CHUNK])
+
+
+def load_person_names(session: Session, person_ids: Sequence[str]) -> pd.DataFrame:
+    """``person_id, name`` of every recorded party of these persons (for masked display names)."""
+    if not person_ids:
+        return pd.DataFrame(columns=["person_id", "name"])
+    r, p, c = person_records_table.c, parties_table.c, cases_table.c
+    out = []
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), 500):
+        stmt = (select(r.person_id, p.name).select_from(person_records_table)
+                .join(cases_table, (c.source == r.source) & (c.source_id == r.source_id))
+                .join(parties_table, (p.case_id == c.id) & (p.seq == r.seq))
+                .where(r.person_id.in_(ids[start:start + 500])))
+        out.append(rows_frame(session.connection().execute(stmt).all(), ["person_id", "name"]))
+    return pd.concat(out, ignore_index=True)
