@@ -55,8 +55,8 @@ def test_a_person_s_case_signals_make_one_item_with_the_person_s_figures() -> No
     assert items["item_key"].tolist() == ["person:P1"]
     row = items.iloc[0]
     assert row["signal_keys"] == sorted(s["signal_key"] for s in signals)
-    assert row["case_keys"] == ["petition_register:A", "petition_register:B", "petition_register:C",
-                                "petition_register:X"]   # all the person's cases; X is outside the year
+    assert row["case_keys"] == ["petition_register:A", "petition_register:B",
+                                "petition_register:C"]   # the person's cases of the year: X is older
     f = feats.iloc[0]
     assert (f["cases_90d"], f["cases_365d"], f["days_since_last"]) == (2, 3, 3)
     assert (f["max_level"], f["days_since_max_level"]) == (2, 3)

@@ -19,7 +19,8 @@ make one person item, not a dozen case items. Volume signals of one series make 
 Returns ``(items, features)``:
 
 * ``items``: ``item_key, subject_kind, subject_id, category_code, region_code, signal_keys, case_keys,
-  chain`` (lists and a dict, JSON-serializable). ``chain`` says, for a hotspot, how many of the period's
+  chain`` (lists and a dict, JSON-serializable; ``case_keys``: the subject's cases of the last
+  ``history_days``). ``chain`` says, for a hotspot, how many of the period's
   cases came from which groups and from repeat petitioners (persons with two or more cases in
   ``recent_days``);
 * ``features``: ``item_key`` and the factors of ``grade.rules.FACTORS`` (NaN where they do not apply).
@@ -121,17 +122,28 @@ class _Links:
 
     def __init__(self, inputs: ItemInputs, cases: pd.DataFrame) -> None:
         cp = inputs.case_persons
-        self.case_persons = (cp[S.SOURCE].astype(str) + ":" + cp[S.SOURCE_ID].astype(str)).to_frame("case_key")
-        self.case_persons[PERSON_ID] = cp[PERSON_ID].astype(str).to_numpy()
-        self.persons_of = self.case_persons.groupby("case_key")[PERSON_ID].agg(lambda s: sorted(set(s))).to_dict()
-        self.cases_of_person = self.case_persons.groupby(PERSON_ID)["case_key"].agg(set).to_dict()
+        keys = (cp[S.SOURCE].astype(str) + ":" + cp[S.SOURCE_ID].astype(str)).to_numpy(dtype=object)
+        persons = cp[PERSON_ID].astype(str).to_numpy(dtype=object)
+        known = set(cases["case_key"])   # only the cases of the history window count
+        self.persons_of: dict[str, list[str]] = {}
+        self.cases_of_person: dict[str, set[str]] = {}
+        for key, person in zip(keys, persons, strict=True):
+            if key in known:
+                self.persons_of.setdefault(key, []).append(person)
+                self.cases_of_person.setdefault(person, set()).add(key)
+        self.persons_of = {k: sorted(set(v)) for k, v in self.persons_of.items()}
         m = inputs.members
         self.members = m.assign(**{PERSON_ID: m[PERSON_ID].astype(str), GROUP_ID: m[GROUP_ID].astype(str)})
-        self.group_of_person = self.members.groupby(PERSON_ID)[GROUP_ID].min().to_dict()
+        self.group_of_person: dict[str, str] = {}
+        for person, group in zip(self.members[PERSON_ID], self.members[GROUP_ID], strict=True):
+            self.group_of_person[person] = min(group, self.group_of_person.get(person, group))
         gc = inputs.group_cases
-        gkeys = gc[S.SOURCE].astype(str) + ":" + gc[S.SOURCE_ID].astype(str)
-        self.group_of_case = pd.Series(gc[GROUP_ID].astype(str).to_numpy(), index=gkeys).groupby(level=0).min().to_dict()
-        self.cases_of_group = pd.Series(gkeys.to_numpy(), index=gc[GROUP_ID].astype(str)).groupby(level=0).agg(set).to_dict()
+        gkeys = (gc[S.SOURCE].astype(str) + ":" + gc[S.SOURCE_ID].astype(str)).to_numpy(dtype=object)
+        self.group_of_case: dict[str, str] = {}
+        self.cases_of_group: dict[str, set[str]] = {}
+        for key, group in zip(gkeys, gc[GROUP_ID].astype(str).to_numpy(dtype=object), strict=True):
+            self.group_of_case[key] = min(group, self.group_of_case.get(key, group))
+            self.cases_of_group.setdefault(group, set()).add(key)
 
     def owner_of_case(self, case_key: str) -> tuple[str, str]:
         if case_key in self.group_of_case:
