@@ -105,6 +105,16 @@ def resolve_persons(settings: Settings, db_url: str, fire_time: datetime, full: 
              summary.persons, summary.merged, summary.groups)
 
 
+def follow_ledger(settings: Settings, db_url: str, fire_time: datetime) -> None:
+    """The risk ledger as of the fire time (daily, after the Monday detect run on Mondays): new items from the
+    latest weekly signals, grades raised, deadlines followed, owners named for the items confirmed since."""
+    from riskwatch.pipeline.ledger import run_ledger
+
+    summary = _in_store(settings, db_url, lambda session: run_ledger(session, settings, fire_time))
+    kinds = summary.events["kind"].value_counts().to_dict()
+    log.info("ledger as of %s: %d items, events %s", fire_time, len(summary.items), kinds)
+
+
 def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingScheduler:
     """The scheduler with riskwatch's jobs, in the city's time zone."""
     scheduler = BlockingScheduler(timezone=settings.timezone,
@@ -135,4 +145,6 @@ def build_scheduler(settings: Settings, db_url: str, inbox: Path) -> BlockingSch
                              ("M", "monthly", {"day": 1, "hour": 4, "minute": 30})):
         add(f"detect_{name}", f"spike and case signals of the last period ({freq})", at(**when),
             lambda fire, freq=freq: detect_signals(settings, db_url, fire, freq))
+    add("ledger_daily", "risk ledger: grades, owners, deadlines", at(hour=5, minute=0),
+        lambda fire: follow_ledger(settings, db_url, fire))
     return scheduler
