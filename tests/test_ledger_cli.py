@@ -50,6 +50,16 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
     now = table(db_url, "risk_items").set_index("item_key").loc[waiting]
     assert now["status"] == "assigned" and isinstance(now["owner_id"], str)
 
+    owner = str(now["owner_id"])
+    peer = next((m.id for m in STAFF.values() if m.role == STAFF[owner].role and m.region == STAFF[owner].region
+                 and m.id != owner), None)
+    if peer is not None:
+        handed = run(small_config, db_url, "items", "update", waiting, "--owner", peer, "--note", "交接", "--by",
+                     "analyst")
+        assert handed.exit_code == 0, handed.output
+        assert table(db_url, "risk_items").set_index("item_key").loc[waiting, "owner_id"] == peer
+    nobody = run(small_config, db_url, "items", "update", waiting, "--owner", "X1", "--note", "交接", "--by", "a")
+    assert nobody.exit_code == 2 and "no staff member" in nobody.output
     shown = run(small_config, db_url, "items", "show", waiting)
     assert note in shown.output and "assigned" in shown.output
     past = run(small_config, db_url, "items", "--status", "new", "--as-of", "2025-06-09 09:00", "--limit", "500")

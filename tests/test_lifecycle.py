@@ -174,3 +174,19 @@ def test_every_open_item_has_exactly_one_current_owner() -> None:
     assigned = led.frame[led.frame["status"] == "assigned"]
     assert len(assigned) == 30 and assigned["owner_id"].notna().all()
     assert LedgerPolicy().auto_confirm == frozenset({Grade.RED})
+
+
+def test_a_hand_over_is_recorded_and_the_new_owner_acknowledges_afresh() -> None:
+    led = Ledger()
+    led.run(MON, ("person:1", "red", 70, ["s1"]))
+    first = led.row("person:1")["owner_id"]
+    led.act("person:1", "acknowledge", str(first), MON + pd.Timedelta(hours=1))
+    other = next(m.id for m in SETTINGS.staff if m.role == "county_leader" and m.id != first
+                 and m.region == STAFF[str(first)].region)
+    led.act("person:1", "hand_over", "analyst", MON + pd.Timedelta(days=1), "原包案领导调整分工", owner=other)
+    row = led.row("person:1")
+    assert row["owner_id"] == other and row["status"] == "assigned"
+    with pytest.raises(ActionError, match="names a new owner"):
+        led.act("person:1", "hand_over", "analyst", MON + pd.Timedelta(days=1), "again", owner=other)
+    past = ledger_as_of(led.all_events(), MON + pd.Timedelta(hours=2)).set_index("item_key").loc["person:1"]
+    assert past["owner_id"] == first and past["status"] == "acknowledged"

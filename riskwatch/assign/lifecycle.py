@@ -78,6 +78,7 @@ ACTIONS: dict[str, tuple[frozenset[Status], Status | None]] = {
     "verify": (frozenset({Status.RESOLVED}), Status.VERIFIED),
     "reopen": (frozenset({Status.RESOLVED, Status.VERIFIED, Status.DISCARDED}), Status.REOPENED),
     "override": (frozenset(Status), None),
+    "hand_over": (frozenset(OPEN_WORK), Status.ASSIGNED),   # to another owner: they acknowledge afresh
 }
 
 
@@ -215,9 +216,10 @@ def record_owners(ledger: pd.DataFrame, assigned: pd.DataFrame, as_of: pd.Timest
 
 
 def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, note: str,
-        grade: Grade | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        grade: Grade | None = None, owner: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A person's action on one item (``ACTIONS``), checked: the state must allow it, a note is required,
-    verification is by someone other than the owner, an override names a grade."""
+    verification is by someone other than the owner, an override names a grade, a hand-over names the new
+    owner (the caller checks that they exist)."""
     if action not in ACTIONS:
         raise ActionError(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
     if not note.strip():
@@ -234,7 +236,11 @@ def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, 
     if action == "verify" and by == row["owner_id"]:
         raise ActionError(f"{key}: verification (回访) is by someone other than the owner {by}")
     out = ledger.copy()
-    if action == "override":
+    if action == "hand_over":
+        if not owner or owner == row["owner_id"]:
+            raise ActionError(f"{key}: a hand-over names a new owner (now {row['owner_id']})")
+        out.loc[i, ["owner_id", "status", "renotified"]] = [owner, Status.ASSIGNED.value, False]
+    elif action == "override":
         if grade is None:
             raise ActionError(f"{key}: override needs a grade")
         basis = row["override_basis"] if isinstance(row["override_basis"], str) else row["grade"]
@@ -259,7 +265,7 @@ def ledger_as_of(events: pd.DataFrame, at: pd.Timestamp, keys: Sequence[str] | N
                  "discard": Status.DISCARDED, "confirm": Status.CONFIRMED, "assigned": Status.ASSIGNED,
                  "reassigned": Status.ASSIGNED, "acknowledge": Status.ACKNOWLEDGED, "progress": Status.IN_PROGRESS,
                  "resolve": Status.RESOLVED, "verify": Status.VERIFIED, "reopen": Status.REOPENED,
-                 "reopened": Status.REOPENED, "escalated": Status.CONFIRMED}
+                 "reopened": Status.REOPENED, "escalated": Status.CONFIRMED, "hand_over": Status.ASSIGNED}
     rows = []
     for key, e in ev.sort_values(["at"], kind="stable").groupby(ITEM_KEY, sort=True):
         status = None

@@ -135,20 +135,24 @@ def items_show(ctx: Context, key: str) -> None:
               help="The item's new status (acknowledged, in_progress, resolved, verified, ...).")
 @click.option("--grade", type=click.Choice(["red", "yellow", "blue"]), default=None,
               help="An analyst's override of the grade (held until new evidence outweighs it).")
+@click.option("--owner", default=None, help="Hand the item over to this staff id (交接).")
 @click.option("--note", required=True, help="What was done, by whom, why (recorded).")
 @click.option("--by", "by", required=True, help="Who: a staff id or a name.")
 @pass_ctx
-def items_update(ctx: Context, key: str, status: str | None, grade: str | None, note: str, by: str) -> None:
-    """Record an action on one item: a new status, or a grade override; each is an event in its history."""
+def items_update(ctx: Context, key: str, status: str | None, grade: str | None, owner: str | None, note: str,
+                 by: str) -> None:
+    """Record an action on one item: a new status, a grade override, or a hand-over to another owner; each
+    is an event in its history."""
     from riskwatch.pipeline.ledger import act_on_item
 
-    if (status is None) == (grade is None):
-        _fail(ValueError("give exactly one of --status and --grade"))
+    if sum(x is not None for x in (status, grade, owner)) != 1:
+        _fail(ValueError("give exactly one of --status, --grade and --owner"))
         return
-    action = "override" if grade else STATUS_ACTIONS[str(status)]
+    action = "override" if grade else "hand_over" if owner else STATUS_ACTIONS[str(status)]
     try:
         with ctx.store() as session:
-            event = act_on_item(session, key, action, by, note, datetime.now().replace(microsecond=0), grade)
+            event = act_on_item(session, ctx.settings, key, action, by, note, datetime.now().replace(microsecond=0),
+                                grade, owner)
             session.commit()
     except RiskwatchError as exc:
         _fail(exc)

@@ -69,15 +69,17 @@ def run_ledger(session: Session, settings: Settings, as_of: datetime) -> LedgerS
     return LedgerSummary(stamp.to_pydatetime(), run["as_of"], len(signals), store.load_items(session), events)
 
 
-def act_on_item(session: Session, key: str, action: str, by: str, note: str, at: datetime,
-                grade: str | None = None) -> pd.DataFrame:
-    """A person's action on one item (``assign.act``: confirm, acknowledge, progress, resolve, verify, ...),
-    saved with its event; returns the event."""
+def act_on_item(session: Session, settings: Settings, key: str, action: str, by: str, note: str, at: datetime,
+                grade: str | None = None, owner: str | None = None) -> pd.DataFrame:
+    """A person's action on one item (``assign.act``: confirm, acknowledge, progress, resolve, verify, a
+    hand-over to ``owner``, ...), saved with its event; returns the event."""
     items = store.load_items(session, [key])
     if items.empty:
         raise assign.ActionError(f"no risk item {key!r} (riskwatch items list)")
+    if owner is not None and owner not in {m.id for m in settings.staff}:
+        raise assign.ActionError(f"{key}: no staff member {owner!r} in staff.toml")
     ledger, event = assign.act(items[list(assign.LEDGER_COLUMNS)], key, action, by, pd.Timestamp(at), note,
-                               Grade(grade) if grade else None)
+                               Grade(grade) if grade else None, owner)
     store.save_items(session, ledger.merge(items[[ITEM_KEY, *store.INFO_COLUMNS]], on=ITEM_KEY))
     store.append_events(session, event)
     return event
