@@ -82,6 +82,11 @@ ACTIONS: dict[str, tuple[frozenset[Status], Status | None]] = {
 }
 
 
+# the status a run's own events leave an item in (a person's actions: ``ACTIONS``)
+SYSTEM_EVENT_STATUS = {"opened": Status.NEW, "confirmed": Status.CONFIRMED, "assigned": Status.ASSIGNED,
+                       "reassigned": Status.ASSIGNED, "reopened": Status.REOPENED, "escalated": Status.CONFIRMED}
+
+
 class ActionError(RiskwatchError):
     """An action that the item's state or the rules do not allow; says which and why."""
 
@@ -203,8 +208,7 @@ def record_owners(ledger: pd.DataFrame, assigned: pd.DataFrame, as_of: pd.Timest
         row = rows[str(a[ITEM_KEY])]
         if a["owner_id"] is None or a["owner_id"] != a["owner_id"]:
             continue
-        kind = "assigned" if row["owner_id"] in (None, a["owner_id"]) or row["owner_id"] != row["owner_id"] \
-            else "reassigned"
+        kind = "assigned" if pd.isna(row["owner_id"]) or row["owner_id"] == a["owner_id"] else "reassigned"
         due = a["due_at"] if not pd.isna(a["due_at"]) else row["due_at"]
         if pd.isna(due):
             due = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=7)
@@ -261,11 +265,8 @@ def ledger_as_of(events: pd.DataFrame, at: pd.Timestamp, keys: Sequence[str] | N
     ev = events[pd.to_datetime(events["at"]) <= pd.Timestamp(at)]
     if keys is not None:
         ev = ev[ev[ITEM_KEY].isin(keys)]
-    status_of = {"opened": Status.NEW, "confirmed": Status.CONFIRMED, "monitor": Status.MONITORING,
-                 "discard": Status.DISCARDED, "confirm": Status.CONFIRMED, "assigned": Status.ASSIGNED,
-                 "reassigned": Status.ASSIGNED, "acknowledge": Status.ACKNOWLEDGED, "progress": Status.IN_PROGRESS,
-                 "resolve": Status.RESOLVED, "verify": Status.VERIFIED, "reopen": Status.REOPENED,
-                 "reopened": Status.REOPENED, "escalated": Status.CONFIRMED, "hand_over": Status.ASSIGNED}
+    status_of = {**{action: target for action, (_, target) in ACTIONS.items() if target is not None},
+                 **SYSTEM_EVENT_STATUS}
     rows = []
     for key, e in ev.sort_values(["at"], kind="stable").groupby(ITEM_KEY, sort=True):
         status = None

@@ -67,7 +67,7 @@ class ItemOptions:
     recent_days: int = 90
     period_days: int = 7                       # a volume signal's period (7 for weekly runs)
     sensitive_categories: frozenset[str] = frozenset()
-    days_to_sensitive: float | None = None     # days from as_of to the next sensitive window's lead-in
+    days_to_sensitive: float | None = None     # days from as_of to the start of the next sensitive window
     township_of: Mapping[str, str] | None = None  # region code -> its township (for group_townships)
 
 

@@ -65,7 +65,6 @@ TOTAL_MARKERS = ("合计", "总计", "小计")
 HEADER_SCAN_ROWS = 15
 SAMPLE_BYTES = 1 << 20
 REQUIRED_FIELDS = ("source_id", "received_at")
-META_COLUMNS = (ROW_NUMBER, IS_TOTAL_ROW, EXTRA_CELLS, READ_PROBLEM, READ_NOTE)
 # a receipt time as exports write it: 2024-03-05, 2024/3/5, 2024.3.5, 2024年3月5日, 20240305
 DATE_LIKE = re.compile(r"\s*['\"=]*(?:19|20)\d{2}(?:\s*[-/.年]\s*\d{1,2}|\d{4}(?!\d))")
 

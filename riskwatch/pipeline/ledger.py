@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.grade import grade_items
 from riskwatch.grade.items import ItemInputs, ItemOptions, build_items
+from riskwatch.pipeline import working_dates
 from riskwatch.schema import ITEM_KEY, Grade, RegionLevel, RiskwatchError
 from riskwatch.store import detect as detect_store
 from riskwatch.store import ledger as store
@@ -62,11 +63,11 @@ def run_ledger(session: Session, settings: Settings, as_of: datetime) -> LedgerS
                                   settings.ledger.deadline_days)
     ledger, owned = assign.record_owners(ledger, owners, stamp)
     events = pd.concat([events, owned], ignore_index=True)
-    changed = ledger.merge(info, on=ITEM_KEY, how="left")
-    store.save_items(session, changed[list(store.ITEM_COLUMNS)])
+    after = ledger.merge(info, on=ITEM_KEY, how="left")[list(store.ITEM_COLUMNS)]
+    store.save_items(session, after)
     store.append_events(session, events)
     store.save_run(session, stamp.to_pydatetime(), int(run["id"]), len(ledger), len(events), started, datetime.now())
-    return LedgerSummary(stamp.to_pydatetime(), run["as_of"], len(signals), store.load_items(session), events)
+    return LedgerSummary(stamp.to_pydatetime(), run["as_of"], len(signals), after, events)
 
 
 def act_on_item(session: Session, settings: Settings, key: str, action: str, by: str, note: str, at: datetime,
@@ -91,7 +92,7 @@ def _inputs(session: Session, settings: Settings, signals: pd.DataFrame, as_of: 
     cases = load_cases(session, start=start, end=(as_of + pd.Timedelta(days=1)).to_pydatetime())
     if len(cases):
         kinds = {name: m.kind for name, m in settings.mappings.items()}
-        days = _working_dates(cases["received_at"].min().date(), (as_of + pd.Timedelta(days=400)).date())
+        days = working_dates(cases["received_at"].min().date(), (as_of + pd.Timedelta(days=400)).date())
         cases["due_at"] = deadlines.effective_due(cases, settings.deadlines, kinds, days)
     records = persons_store.load_person_records(session)
     case_persons = records[["source", "source_id", "person_id"]].drop_duplicates()
@@ -120,11 +121,6 @@ def days_to_sensitive(settings: Settings, as_of: pd.Timestamp) -> float | None:
     if ahead.empty:
         return None
     return float((ahead["start"].min() - day).days)
-
-
-def _working_dates(start: date, end: date) -> list[date]:
-    from riskwatch.pipeline import working_dates
-    return working_dates(start, end)
 
 
 def _item_info(current: pd.DataFrame, graded: pd.DataFrame) -> pd.DataFrame:
