@@ -32,7 +32,7 @@ class LedgerSummary:
     as_of: datetime
     detect_as_of: datetime | None
     signals: int
-    items: pd.DataFrame   # the ledger after the run (store.ledger.ITEM_COLUMNS)
+    items: pd.DataFrame   # the ledger after the run (assign.ITEM_COLUMNS)
     events: pd.DataFrame  # this run's events
 
 
@@ -55,18 +55,11 @@ def run_ledger(session: Session, settings: Settings, as_of: datetime) -> LedgerS
     items, features = build_items(_inputs(session, settings, signals, stamp, rules.history_days), stamp,
                                   _options(settings, stamp))
     graded = grade_items(features, rules).merge(items, on=ITEM_KEY)
-    current = store.load_items(session)
-    ledger, events = assign.run_ledger(current[list(assign.LEDGER_COLUMNS)], graded, stamp)
-    info = _item_info(current, graded)
-    want = assign.needs_owner(ledger).merge(info[[ITEM_KEY, "region_code"]], on=ITEM_KEY, how="left")
-    owners = assign.assign_owners(want, settings.staff, settings.regions, store.open_load(session), stamp,
-                                  settings.ledger.deadline_days)
-    ledger, owned = assign.record_owners(ledger, owners, stamp)
-    events = pd.concat([events, owned], ignore_index=True)
-    after = ledger.merge(info, on=ITEM_KEY, how="left")[list(store.ITEM_COLUMNS)]
+    after, events = assign.ledger_step(store.load_items(session), graded, stamp, settings.staff, settings.regions,
+                                       settings.ledger.deadline_days)
     store.save_items(session, after)
     store.append_events(session, events)
-    store.save_run(session, stamp.to_pydatetime(), int(run["id"]), len(ledger), len(events), started, datetime.now())
+    store.save_run(session, stamp.to_pydatetime(), int(run["id"]), len(after), len(events), started, datetime.now())
     return LedgerSummary(stamp.to_pydatetime(), run["as_of"], len(signals), after, events)
 
 
@@ -81,7 +74,7 @@ def act_on_item(session: Session, settings: Settings, key: str, action: str, by:
         raise assign.ActionError(f"{key}: no staff member {owner!r} in staff.toml")
     ledger, event = assign.act(items[list(assign.LEDGER_COLUMNS)], key, action, by, pd.Timestamp(at), note,
                                Grade(grade) if grade else None, owner)
-    store.save_items(session, ledger.merge(items[[ITEM_KEY, *store.INFO_COLUMNS]], on=ITEM_KEY))
+    store.save_items(session, ledger.merge(items[[ITEM_KEY, *assign.INFO_COLUMNS]], on=ITEM_KEY))
     store.append_events(session, event)
     return event
 
@@ -121,14 +114,6 @@ def days_to_sensitive(settings: Settings, as_of: pd.Timestamp) -> float | None:
     if ahead.empty:
         return None
     return float((ahead["start"].min() - day).days)
-
-
-def _item_info(current: pd.DataFrame, graded: pd.DataFrame) -> pd.DataFrame:
-    """What the run says of each item (subject, place, evidence, reasons), over what the store had."""
-    fresh = graded[[ITEM_KEY, *store.INFO_COLUMNS]] if len(graded) else pd.DataFrame(columns=[ITEM_KEY, *store.INFO_COLUMNS])
-    old = current[[ITEM_KEY, *store.INFO_COLUMNS]]
-    old = old[~old[ITEM_KEY].isin(fresh[ITEM_KEY])]
-    return pd.concat([old, fresh], ignore_index=True)
 
 
 def write_lists(session: Session, settings: Settings, folder: Path, as_of: datetime) -> list[Path]:

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from riskwatch.assign.lifecycle import EVENT_COLUMNS, LEDGER_COLUMNS, OPEN_WORK
+from riskwatch.assign.lifecycle import EVENT_COLUMNS
+from riskwatch.assign.step import ITEM_COLUMNS
 from riskwatch.schema import ITEM_KEY
 from riskwatch.store.cases import dialect_insert, frame_records
 from riskwatch.store.frames import rows_frame
@@ -21,9 +22,6 @@ from riskwatch.store.models import LedgerRun, RiskItem, RiskItemEvent
 items_table = RiskItem.__table__
 events_table = RiskItemEvent.__table__
 runs_table = LedgerRun.__table__
-INFO_COLUMNS = ("subject_kind", "subject_id", "category_code", "region_code", "case_keys", "chain", "reasons",
-                "sentence")
-ITEM_COLUMNS = (*LEDGER_COLUMNS, *INFO_COLUMNS)
 JSON_COLUMNS = ("evidence", "case_keys", "chain", "reasons")
 TIME_COLUMNS = ("due_at", "opened_at", "updated_at")
 
@@ -84,14 +82,6 @@ def load_events(session: Session, item_key: str | None = None, until: datetime |
     for col in ("at", "due_at"):
         out[col] = pd.to_datetime(out[col])
     return out
-
-
-def open_load(session: Session) -> dict[str, int]:
-    """Owner id -> open items they hold (assigned, acknowledged, in progress, reopened)."""
-    c = items_table.c
-    stmt = (select(c.owner_id, func.count()).where(c.status.in_([s.value for s in OPEN_WORK]))
-            .where(c.owner_id.is_not(None)).group_by(c.owner_id))
-    return {str(o): int(n) for o, n in session.connection().execute(stmt).all()}
 
 
 def latest_run(session: Session) -> dict[str, Any] | None:
