@@ -111,12 +111,15 @@ class Taxonomy:
         return f"{self.categories[c.parent].name}›{c.name}" if c.parent else c.name
 
 
+STAFF_ROLES = ("county_leader", "township_leader", "grid_worker", "analyst")
+
+
 @dataclass(frozen=True)
 class StaffMember:
     id: str
     name: str
     title: str
-    role: str  # county_leader | township_leader | grid_worker
+    role: str  # county_leader | township_leader | grid_worker | analyst (reviews and verifies, owns no item)
     region: str
     phone: str
     cap: int
@@ -406,7 +409,7 @@ def load_staff(path: Path, regions: RegionTree) -> tuple[StaffMember, ...]:
             region=_get(item, "region", path, str, where), phone=item.get("phone", ""),
             cap=_get(item, "cap", path, int, where), email=item.get("email", ""),
         )
-        if member.role not in ("county_leader", "township_leader", "grid_worker"):
+        if member.role not in STAFF_ROLES:
             raise ConfigError(str(path), f"{where}.role", f"unknown role {member.role!r}")
         if member.region not in regions.regions:
             raise ConfigError(str(path), f"{where}.region", f"unknown region {member.region}")

@@ -31,7 +31,7 @@ def test_demo_city_is_the_size_the_issue_asks_for() -> None:
     assert s.deadlines.conclude_days == 60 and s.deadlines.register_days == 15
     assert s.deadlines.extension_max_days == 30
     roles = {m.role for m in s.staff}
-    assert roles == {"county_leader", "township_leader", "grid_worker"}
+    assert roles == {"county_leader", "township_leader", "grid_worker", "analyst"}
 
 
 def test_every_grid_has_a_grid_worker_and_codes_nest() -> None:

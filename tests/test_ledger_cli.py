@@ -11,6 +11,7 @@ from riskwatch.config import load_settings
 from tests.cli_helpers import ingest, run, table
 
 STAFF = {m.id: m for m in load_settings().staff}
+ANALYST = next(m.id for m in STAFF.values() if m.role == "analyst")
 
 
 @pytest.mark.slow
@@ -39,10 +40,20 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
 
     waiting = items[items["status"] == "new"]["item_key"].iloc[0]
     note = "研判会确认：交乡镇包案"
+    queue = run(small_config, db_url, "items", "review", "--limit", "1000")
+    assert queue.exit_code == 0 and waiting in queue.output and "待研判" in queue.output
+    stranger = run(small_config, db_url, "items", "update", waiting, "--status", "confirmed", "--note", note,
+                   "--by", "someone")
+    assert stranger.exit_code == 2 and "not a staff id" in stranger.output
+    worker = next(m.id for m in STAFF.values() if m.role == "grid_worker")
+    refused = run(small_config, db_url, "items", "update", waiting, "--status", "confirmed", "--note", note,
+                  "--by", worker)
+    assert refused.exit_code == 2 and "may not confirm" in refused.output
     done = run(small_config, db_url, "items", "update", waiting, "--status", "confirmed", "--note", note,
-               "--by", "analyst")
+               "--by", ANALYST)
     assert done.exit_code == 0, done.output
-    bad = run(small_config, db_url, "items", "update", waiting, "--status", "verified", "--note", "x", "--by", "a")
+    bad = run(small_config, db_url, "items", "update", waiting, "--status", "verified", "--note", "x", "--by",
+              ANALYST)
     assert bad.exit_code == 2 and "cannot verify" in bad.output
 
     later = run(small_config, db_url, "ledger", "--as-of", "2025-06-10 08:00")
@@ -55,10 +66,11 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
                  and m.id != owner), None)
     if peer is not None:
         handed = run(small_config, db_url, "items", "update", waiting, "--owner", peer, "--note", "交接", "--by",
-                     "analyst")
+                     ANALYST)
         assert handed.exit_code == 0, handed.output
         assert table(db_url, "risk_items").set_index("item_key").loc[waiting, "owner_id"] == peer
-    nobody = run(small_config, db_url, "items", "update", waiting, "--owner", "X1", "--note", "交接", "--by", "a")
+    nobody = run(small_config, db_url, "items", "update", waiting, "--owner", "X1", "--note", "交接", "--by",
+                 ANALYST)
     assert nobody.exit_code == 2 and "no staff member" in nobody.output
     shown = run(small_config, db_url, "items", "show", waiting)
     assert note in shown.output and "assigned" in shown.output
@@ -66,3 +78,14 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
     assert waiting in past.output
     listed = run(small_config, db_url, "items", "--grade", "red")
     assert f"{len(red)} risk item(s)" in listed.output
+
+    owned = table(db_url, "risk_items")
+    owned = owned[owned["status"].isin(["assigned", "acknowledged"]) & owned["grade"].isin(["red", "yellow"])]
+    moved_key, was = owned[["item_key", "grade"]].iloc[0]
+    to, role = ("yellow", "township_leader") if was == "red" else ("red", "county_leader")
+    moved = run(small_config, db_url, "items", "update", moved_key, "--grade", to, "--note", "研判会调整等级",
+                "--by", ANALYST)
+    assert moved.exit_code == 0, moved.output
+    assert "override" in moved.output and "reassigned" in moved.output
+    after = table(db_url, "risk_items").set_index("item_key").loc[moved_key]
+    assert after["grade"] == to and after["status"] == "assigned" and STAFF[str(after["owner_id"])].role == role

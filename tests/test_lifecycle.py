@@ -190,3 +190,36 @@ def test_a_hand_over_is_recorded_and_the_new_owner_acknowledges_afresh() -> None
         led.act("person:1", "hand_over", "analyst", MON + pd.Timedelta(days=1), "again", owner=other)
     past = ledger_as_of(led.all_events(), MON + pd.Timedelta(hours=2)).set_index("item_key").loc["person:1"]
     assert past["owner_id"] == first and past["status"] == "acknowledged"
+
+
+def test_who_may_act_is_checked_by_role() -> None:
+    led = Ledger()
+    led.run(MON, ("person:1", "red", 70, ["s1"]), ("person:2", "blue", 10, ["s2"]))
+    owner = str(led.row("person:1")["owner_id"])
+    worker = next(m.id for m in SETTINGS.staff if m.role == "grid_worker")
+    with pytest.raises(ActionError, match=r"may not confirm this item; analyst or county_leader may"):
+        led.act("person:2", "confirm", worker, MON, role="grid_worker")
+    led.act("person:2", "confirm", "A3399000", MON, role="analyst")
+    other = next(m.id for m in SETTINGS.staff if m.role == "county_leader" and m.id != owner)
+    with pytest.raises(ActionError, match="may not acknowledge"):
+        led.act("person:1", "acknowledge", other, MON, role="county_leader")
+    led.act("person:1", "acknowledge", owner, MON, role="county_leader")
+    led.act("person:1", "resolve", "A3399000", MON + pd.Timedelta(days=2), "据包案领导电话报告已化解",
+            role="analyst")
+    with pytest.raises(ActionError, match="may not verify"):
+        led.act("person:1", "verify", worker, MON + pd.Timedelta(days=3), role="grid_worker")
+    led.act("person:1", "verify", other, MON + pd.Timedelta(days=3), "回访满意", role="county_leader")
+    assert led.row("person:1")["status"] == "verified"
+
+
+def test_an_override_to_another_grade_goes_to_the_owner_of_that_grade() -> None:
+    led = Ledger()
+    led.run(MON, ("person:1", "red", 70, ["s1"]))
+    led.act("person:1", "acknowledge", str(led.row("person:1")["owner_id"]), MON + pd.Timedelta(hours=1))
+    led.act("person:1", "override", "A3399000", MON + pd.Timedelta(hours=2), "已达成和解，降为黄色", grade=Grade.YELLOW,
+            role="analyst")
+    assert led.row("person:1")["status"] == "confirmed"
+    led.run(MON + pd.Timedelta(hours=3), ("person:1", "red", 70, ["s1"]))
+    row = led.row("person:1")
+    assert row["grade"] == "yellow" and row["status"] == "assigned"
+    assert STAFF[str(row["owner_id"])].role == "township_leader"

@@ -82,6 +82,18 @@ ACTIONS: dict[str, tuple[frozenset[Status], Status | None]] = {
 }
 
 
+# who may take an action, by role ("owner": the item's current owner); verification is never by the owner
+REVIEWERS = frozenset({"analyst", "county_leader"})
+WHO_MAY: dict[str, frozenset[str]] = {
+    "confirm": REVIEWERS, "monitor": REVIEWERS, "discard": REVIEWERS, "override": REVIEWERS, "reopen": REVIEWERS,
+    "acknowledge": frozenset({"owner"}),
+    "progress": frozenset({"owner", "analyst"}),      # the duty office may record what an owner reported
+    "resolve": frozenset({"owner", "analyst"}),
+    "verify": frozenset({"analyst", "county_leader", "township_leader"}),
+    "hand_over": frozenset({"owner", "analyst", "county_leader"}),
+}
+
+
 # the status a run's own events leave an item in (a person's actions: ``ACTIONS``)
 SYSTEM_EVENT_STATUS = {"opened": Status.NEW, "confirmed": Status.CONFIRMED, "assigned": Status.ASSIGNED,
                        "reassigned": Status.ASSIGNED, "reopened": Status.REOPENED, "escalated": Status.CONFIRMED}
@@ -220,10 +232,13 @@ def record_owners(ledger: pd.DataFrame, assigned: pd.DataFrame, as_of: pd.Timest
 
 
 def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, note: str,
-        grade: Grade | None = None, owner: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        grade: Grade | None = None, owner: str | None = None, role: str | None = None
+        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A person's action on one item (``ACTIONS``), checked: the state must allow it, a note is required,
-    verification is by someone other than the owner, an override names a grade, a hand-over names the new
-    owner (the caller checks that they exist)."""
+    the person's ``role`` (their staff role; None: not checked) must be one ``WHO_MAY`` lists (or they own the
+    item where the owner may), verification is by someone other than the owner, an override names a grade
+    (an owned item whose grade it changes goes back to be assigned to the owner of that grade), a hand-over
+    names the new owner (the caller checks that they exist)."""
     if action not in ACTIONS:
         raise ActionError(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
     if not note.strip():
@@ -239,6 +254,10 @@ def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, 
         raise ActionError(f"{key}: cannot {action} an item that is {status.value} ({STATUS_LABELS[status]})")
     if action == "verify" and by == row["owner_id"]:
         raise ActionError(f"{key}: verification (回访) is by someone other than the owner {by}")
+    may = WHO_MAY[action]
+    if role is not None and role not in may and not ("owner" in may and by == row["owner_id"]):
+        who = " or ".join(sorted("the item's owner" if r == "owner" else r for r in may))
+        raise ActionError(f"{key}: {by} ({role}) may not {action} this item; {who} may")
     out = ledger.copy()
     if action == "hand_over":
         if not owner or owner == row["owner_id"]:
@@ -250,6 +269,8 @@ def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, 
         basis = row["override_basis"] if isinstance(row["override_basis"], str) else row["grade"]
         out.loc[i, ["grade", "override_grade", "override_score", "override_basis"]] = [
             grade.value, grade.value, row["score"], basis]
+        if grade.value != row["grade"] and status in OPEN_WORK:
+            out.loc[i, ["status", "renotified"]] = [Status.CONFIRMED.value, False]
     else:
         out.loc[i, "status"] = target.value if target is not None else row["status"]
     out.loc[i, "updated_at"] = pd.Timestamp(at)

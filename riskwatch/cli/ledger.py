@@ -97,6 +97,36 @@ def items(click_ctx: click.Context, ctx: Context, grade: str | None, owner: str 
         click.echo(f"  ... {len(frame) - limit} more (--limit)")
 
 
+@items.command("review")
+@click.option("--limit", type=int, default=100, show_default=True)
+@pass_ctx
+def items_review(ctx: Context, limit: int) -> None:
+    """The review queue of the daily check and the Monday meeting (研判): new items and those being watched,
+    highest grade and score first, each with why it is graded so; decide each with `items update KEY
+    --status confirmed | monitoring | discarded --note ... --by ANALYST`."""
+    from riskwatch.store import ledger as store
+
+    with ctx.session() as session:
+        frame = store.load_items(session)
+    waiting = frame[frame["status"].isin(["new", "monitoring"])]
+    waiting = waiting.assign(_rank=waiting["grade"].map({"red": 0, "yellow": 1, "blue": 2}),
+                             _new=waiting["status"] != "new")
+    waiting = waiting.sort_values(["_new", "_rank", "score", "item_key"], ascending=[True, True, False, True])
+    counts = waiting.groupby(["status", "grade"]).size()
+    click.echo(f"待研判 review queue: {int((waiting['status'] == 'new').sum())} new, "
+               f"{int((waiting['status'] == 'monitoring').sum())} being watched"
+               + ("" if waiting.empty else " (" + ", ".join(f"{s} {GRADE_LABELS[g]} {n}" for (s, g), n in
+                                                           counts.items()) + ")"))
+    for row in waiting.head(limit).itertuples():
+        opened = f"{pd.Timestamp(row.opened_at):%m-%d}" if pd.notna(row.opened_at) else ""
+        click.echo(f"  {GRADE_LABELS[row.grade]} {row.score:>5.0f} {row.status:<10} {opened} {row.item_key:<34} "
+                   f"{row.sentence}")
+    if len(waiting) > limit:
+        click.echo(f"  ... {len(waiting) - limit} more (--limit)")
+    if len(waiting):
+        click.echo("decide: riskwatch items update KEY --status confirmed|monitoring|discarded --note 理由 --by 研判员ID")
+
+
 @items.command("show")
 @click.argument("key")
 @pass_ctx
@@ -137,7 +167,7 @@ def items_show(ctx: Context, key: str) -> None:
               help="An analyst's override of the grade (held until new evidence outweighs it).")
 @click.option("--owner", default=None, help="Hand the item over to this staff id (交接).")
 @click.option("--note", required=True, help="What was done, by whom, why (recorded).")
-@click.option("--by", "by", required=True, help="Who: a staff id or a name.")
+@click.option("--by", "by", required=True, help="Who: a staff id (staff.toml); their role is checked.")
 @pass_ctx
 def items_update(ctx: Context, key: str, status: str | None, grade: str | None, owner: str | None, note: str,
                  by: str) -> None:
@@ -151,14 +181,17 @@ def items_update(ctx: Context, key: str, status: str | None, grade: str | None, 
     action = "override" if grade else "hand_over" if owner else STATUS_ACTIONS[str(status)]
     try:
         with ctx.store() as session:
-            event = act_on_item(session, ctx.settings, key, action, by, note, datetime.now().replace(microsecond=0),
-                                grade, owner)
+            events = act_on_item(session, ctx.settings, key, action, by, note,
+                                 datetime.now().replace(microsecond=0), grade, owner)
             session.commit()
     except RiskwatchError as exc:
         _fail(exc)
         return
-    e = event.iloc[0]
-    click.echo(f"{key}: {e['kind']} by {e['by']} -> {GRADE_LABELS[e['grade']]}, {note}")
+    staff = {m.id: m for m in ctx.settings.staff}
+    for e in events.to_dict("records"):
+        who = staff.get(str(e["owner_id"]))
+        held = f", 包案 {who.name}（{who.title}）" if who else ""
+        click.echo(f"{key}: {e['kind']} by {e['by']} -> {GRADE_LABELS[e['grade']]}{held}, {e['note']}")
 
 
 @items.command("lists")

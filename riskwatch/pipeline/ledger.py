@@ -66,17 +66,32 @@ def run_ledger(session: Session, settings: Settings, as_of: datetime) -> LedgerS
 def act_on_item(session: Session, settings: Settings, key: str, action: str, by: str, note: str, at: datetime,
                 grade: str | None = None, owner: str | None = None) -> pd.DataFrame:
     """A person's action on one item (``assign.act``: confirm, acknowledge, progress, resolve, verify, a
-    hand-over to ``owner``, ...), saved with its event; returns the event."""
+    hand-over to ``owner``, ...) by the staff member ``by``, checked against their role, saved with its event;
+    an override that moves an owned item to another grade names the owner of that grade at once. Returns the
+    events."""
+    staff = {m.id: m for m in settings.staff}
+    if by not in staff:
+        raise assign.ActionError(f"{key}: --by {by!r} is not a staff id in staff.toml (analysts, leaders and grid "
+                                 "workers are listed there)")
     items = store.load_items(session, [key])
     if items.empty:
         raise assign.ActionError(f"no risk item {key!r} (riskwatch items list)")
-    if owner is not None and owner not in {m.id for m in settings.staff}:
+    if owner is not None and owner not in staff:
         raise assign.ActionError(f"{key}: no staff member {owner!r} in staff.toml")
-    ledger, event = assign.act(items[list(assign.LEDGER_COLUMNS)], key, action, by, pd.Timestamp(at), note,
-                               Grade(grade) if grade else None, owner)
+    stamp = pd.Timestamp(at)
+    ledger, events = assign.act(items[list(assign.LEDGER_COLUMNS)], key, action, by, stamp, note,
+                                Grade(grade) if grade else None, owner, role=staff[by].role)
+    if action == "override" and ledger["status"].iloc[0] == assign.Status.CONFIRMED.value and \
+            items["status"].iloc[0] != assign.Status.CONFIRMED.value:
+        want = assign.needs_owner(ledger).merge(items[[ITEM_KEY, "region_code"]], on=ITEM_KEY)
+        everyone = store.load_items(session)
+        owners = assign.assign_owners(want, settings.staff, settings.regions, assign.open_load(everyone), stamp,
+                                      settings.ledger.deadline_days)
+        ledger, owned = assign.record_owners(ledger, owners, stamp)
+        events = pd.concat([events, owned], ignore_index=True)
     store.save_items(session, ledger.merge(items[[ITEM_KEY, *assign.INFO_COLUMNS]], on=ITEM_KEY))
-    store.append_events(session, event)
-    return event
+    store.append_events(session, events)
+    return events
 
 
 def _inputs(session: Session, settings: Settings, signals: pd.DataFrame, as_of: pd.Timestamp,
