@@ -61,10 +61,9 @@ from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
 from riskwatch.identity import normalize_id_numbers, normalize_phone, normalize_phones, to_halfwidth
-from riskwatch.schema import require_columns
+from riskwatch.schema import PARTY_FILE_COLUMNS, RECORD_ID, require_columns
 
 # --- column names -----------------------------------------------------------------------------------
-RECORD_ID = "record_id"
 NAME_KEY = "name_key"
 NAME_PINYIN = "name_pinyin"
 SURNAME = "surname"
@@ -85,7 +84,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     RECORD_ID, NAME_KEY, NAME_PINYIN, SURNAME, NAME_KIND, ID18, ID_VALID, ID_BODY, BIRTH, SEX,
     PHONE_KEY, PHONE_MOBILE, ADDRESS_KEY, ADDRESS_TOKENS, DISTRICT, DAY,
 )
-INPUT_COLUMNS: tuple[str, ...] = ("record_id", "name", "id_number", "phone", "address")
+INPUT_COLUMNS: tuple[str, ...] = PARTY_FILE_COLUMNS
 
 FULL = "full"
 SURNAME_ONLY = "surname_only"
