@@ -19,7 +19,6 @@ from riskwatch.deadlines import DUE
 from riskwatch.export import write_csv
 from riskwatch.pipeline.cases import cases_with_due
 from riskwatch.pipeline.forecast import read_count_series, series_from_cases
-from riskwatch.schema import DS
 
 
 def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -80,7 +79,7 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     from riskwatch.detect import combine as C
     from riskwatch.detect.case_signals import case_signals
     from riskwatch.detect.lifecycle import SILENCED, silence_reasons
-    from riskwatch.detect.replay import RECENT_COLUMNS, step
+    from riskwatch.detect.replay import observed_wide, score_last_period, step
     from riskwatch.detect.signals import FORECAST_UPPER
     from riskwatch.forecast.base import period_range
     from riskwatch.store import detect as store
@@ -93,23 +92,14 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)
     if series.empty:
         raise ValueError(f"no cases received before {as_of}: nothing to detect")
-    wide = series.pivot(index=DS, columns="series_id", values="y_observed").sort_index()
-    ds = wide.index
-    period = pd.Timestamp(ds[-1])
+    wide = observed_wide(series)
+    period = pd.Timestamp(wide.index[-1])
     shifts = store.load_shifts(session, freq, period.to_pydatetime())
-    confirmed: dict[str, pd.Timestamp] = shifts.groupby("series_id")["confirmed"].max().to_dict()
-    by_series: dict[str, list[tuple[int, float]]] = {}
-    for sid, start, ratio in zip(shifts["series_id"], shifts["start"], shifts["ratio"], strict=True):
-        if start in ds:
-            by_series.setdefault(sid, []).append((int(ds.get_loc(start)), ratio))
-    scores = C.score_series(wide, freq, len(ds) - 1, by_series, settings.forecast.workers).assign(**{DS: period})
+    stored_recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
+    scored = score_last_period(wide, freq, shifts, stored_recent, settings.forecast.workers)
+    scores = scored.scores
     scores[FORECAST_UPPER] = _forecast_upper(session, freq, period).reindex(scores["series_id"]).to_numpy()
-    recent = store.load_recent_scores(session, freq, period.to_pydatetime(), policy.shift_window - 1)
-    recent = pd.concat([recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]], ignore_index=True)
-    after_shift = recent[DS] > pd.to_datetime(recent["series_id"].map(confirmed))
-    recent = recent.loc[~recent["series_id"].isin(confirmed) | after_shift]
     _, previous = store.load_states(session, freq, period_before=period.to_pydatetime())
-    history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], "series_id"]}
     labels = {name: m.label or name for name, m in settings.mappings.items()}
     # case and group findings are those of the period scored, judged at its end, whatever the hour of the run
     period_end = period_range(period, 2, freq)[1]
@@ -117,8 +107,9 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     groups = _group_signals(session, settings, cases, period_end, freq)
     if len(groups):
         extra = pd.concat([extra, groups], ignore_index=True) if len(extra) else groups
-    labeler = _artifact_labeler(cases, catalog, settings, ds, freq)
-    result = step(scores, recent, catalog, previous, period, policy, freq, history, labeler, extra, confirmed)
+    labeler = _artifact_labeler(cases, catalog, settings, wide.index, freq)
+    result = step(scores, scored.recent, catalog, previous, period, policy, freq, scored.history, labeler, extra,
+                  scored.confirmed)
     states = result.states
     scores["shift_start"] = scores["series_id"].map({k: v[0] for k, v in result.shifts.items()})
     scores["shift_ratio"] = scores["series_id"].map({k: v[1] for k, v in result.shifts.items()})
