@@ -249,6 +249,50 @@ EVIDENCE = "evidence"        # dict of further figures (JSON-serializable)
 SIGNAL_COLUMNS: tuple[str, ...] = (SIGNAL_KEY, KIND, SUBJECT, CATEGORY_CODE, REGION_CODE, PERIOD, OBSERVED,
                                    EXPECTED, UPPER, P_VALUE, LABEL, SENTENCE, EVIDENCE)
 
+# A score frame (``detect.combine``) has one row per period of a series: the detector's evidence.
+SCORE = "score"
+ALARM = "alarm"
+SPIKE = "spike"
+RISE = "rise"
+RISE_P = "rise_p"       # p-value of the CUSUM's accumulated excess
+RISE_RUN = "rise_run"   # periods the CUSUM has accumulated over, with their summed counts and expectations
+RISE_OBSERVED = "rise_observed"
+RISE_EXPECTED = "rise_expected"
+DETECTOR = "detector"
+STATE = "state"         # SCORED, INSUFFICIENT or MISSING
+SCORED, INSUFFICIENT, MISSING = "scored", "insufficient", "missing"
+SCORE_COLUMNS: tuple[str, ...] = (OBSERVED, EXPECTED, UPPER, P_VALUE, SCORE, SPIKE, RISE, RISE_P, RISE_RUN,
+                                  RISE_OBSERVED, RISE_EXPECTED, ALARM, DETECTOR, STATE)
+FORECAST_UPPER = "forecast_upper"   # optional score column: the 95% bound a forecast made before the week gave it
+
+# A state frame (``detect.lifecycle``) is a signal frame with where each signal stands after a run.
+# (``STATUS``, "status", is opened | ongoing | closed here.)
+OPENED = "opened"        # period the signal opened
+LAST_SEEN = "last_seen"  # last period with a finding or support
+QUIET = "quiet"          # consecutive periods without either
+SILENCED = "silenced"    # the reason of the silence muting it, "" when shown
+STATE_COLUMNS: tuple[str, ...] = (*SIGNAL_COLUMNS, STATUS, OPENED, LAST_SEEN, QUIET, SILENCED)
+
+# --- persons, matters and groups (persons) -----------------------------------------------------
+RECORD_ID = "record_id"     # a recorded party ("<source>:<source_id>:<seq>" in the store)
+PERSON_ID = "person_id"
+MATTER_ID = "matter_id"
+GROUP_ID = "group_id"
+PARTY_FILE_COLUMNS: tuple[str, ...] = (RECORD_ID, NAME, ID_NUMBER, PHONE, ADDRESS)  # persons.features' input
+DECISION_KINDS: tuple[str, ...] = ("merge", "split")   # an analyst's decision on the register
+# matters and repeats (``persons.repeats``): one row per case
+REPEAT_OF_SOURCE = "repeat_of_source"
+REPEAT_OF_SOURCE_ID = "repeat_of_source_id"
+IS_REPEAT = "is_repeat"
+SIMILARITY = "similarity"
+REPEAT_COLUMNS: tuple[str, ...] = (SOURCE, SOURCE_ID, MATTER_ID, REPEAT_OF_SOURCE, REPEAT_OF_SOURCE_ID,
+                                   IS_REPEAT, SIMILARITY)
+# groups (``persons.groups``): one row per group, per member, per case of a group
+GROUP_COLUMNS: tuple[str, ...] = (GROUP_ID, "size", "cases", "group_cases", "first_seen", "last_seen",
+                                  "max_level", "levels", "townships", CATEGORY_CODE, "central")
+MEMBER_COLUMNS: tuple[str, ...] = (GROUP_ID, PERSON_ID, "joined_at", "centrality")
+GROUP_CASE_COLUMNS: tuple[str, ...] = (GROUP_ID, SOURCE, SOURCE_ID)
+
 # --- risk ledger (grade) ---------------------------------------------------------------------
 class Grade(StrEnum):
     """A risk item's grade (预警等级): who owns it."""

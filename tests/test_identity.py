@@ -1,4 +1,4 @@
-"""ID numbers, phones and masks (riskwatch.ingest.identity)."""
+"""ID numbers, phones and masks (riskwatch.identity)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskwatch.ingest.identity import (
+from riskwatch.identity import (
     FULLWIDTH_TABLE,
     id_check_digit,
     mask_address,

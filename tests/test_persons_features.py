@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskwatch.ingest.identity import id_check_digit
+from riskwatch.identity import id_check_digit
 from riskwatch.persons.features import (
     ANONYMOUS,
     FEATURE_COLUMNS,

@@ -14,7 +14,7 @@ from cli_helpers import ingest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskwatch.ingest.identity import id_check_digit
+from riskwatch.identity import id_check_digit
 from riskwatch.persons.blocking import candidate_pairs
 from riskwatch.persons.clustering import ConstraintConflict, Constraints
 from riskwatch.persons.features import FEATURE_COLUMNS, party_features

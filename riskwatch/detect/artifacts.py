@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from riskwatch import schema as S
-from riskwatch.ingest.text import strip_text
+from riskwatch.text import strip_text
 
 NEEDED: tuple[str, ...] = (S.SOURCE, S.RECEIVED_AT, S.REGISTERED_AT, S.HANDLING_UNIT)
 REAL, ONE_SOURCE, BATCH_ENTRY, ONE_UNIT = "", "one_source", "batch_entry", "one_unit"

@@ -20,21 +20,61 @@ from riskwatch.detect.cusum import CusumScore, cusum_on
 from riskwatch.detect.ears import ears
 from riskwatch.detect.farrington import FarringtonOptions, FarringtonScore, farrington_flexible
 from riskwatch.forecast.base import SEASON
-from riskwatch.schema import EXPECTED, OBSERVED, P_VALUE, UPPER
+from riskwatch.schema import (  # the score frame's columns, named once in schema
+    ALARM as ALARM,
+)
+from riskwatch.schema import (
+    DETECTOR as DETECTOR,
+)
+from riskwatch.schema import (
+    EXPECTED as EXPECTED,
+)
+from riskwatch.schema import (
+    INSUFFICIENT as INSUFFICIENT,
+)
+from riskwatch.schema import (
+    MISSING as MISSING,
+)
+from riskwatch.schema import (
+    OBSERVED as OBSERVED,
+)
+from riskwatch.schema import (
+    P_VALUE as P_VALUE,
+)
+from riskwatch.schema import (
+    RISE as RISE,
+)
+from riskwatch.schema import (
+    RISE_EXPECTED as RISE_EXPECTED,
+)
+from riskwatch.schema import (
+    RISE_OBSERVED as RISE_OBSERVED,
+)
+from riskwatch.schema import (
+    RISE_P as RISE_P,
+)
+from riskwatch.schema import (
+    RISE_RUN as RISE_RUN,
+)
+from riskwatch.schema import (
+    SCORE as SCORE,
+)
+from riskwatch.schema import (
+    SCORE_COLUMNS as SCORE_COLUMNS,
+)
+from riskwatch.schema import (
+    SCORED as SCORED,
+)
+from riskwatch.schema import (
+    SPIKE as SPIKE,
+)
+from riskwatch.schema import (
+    STATE as STATE,
+)
+from riskwatch.schema import (
+    UPPER as UPPER,
+)
 
-SCORE = "score"
-ALARM = "alarm"
-SPIKE = "spike"
-RISE = "rise"
-RISE_P = "rise_p"       # p-value of the CUSUM's accumulated excess
-RISE_RUN = "rise_run"   # periods the CUSUM has accumulated over, with their summed counts and expectations
-RISE_OBSERVED = "rise_observed"
-RISE_EXPECTED = "rise_expected"
-DETECTOR = "detector"
-STATE = "state"
-SCORED, INSUFFICIENT, MISSING = "scored", "insufficient", "missing"
-SCORE_COLUMNS: tuple[str, ...] = (OBSERVED, EXPECTED, UPPER, P_VALUE, SCORE, SPIKE, RISE, RISE_P, RISE_RUN,
-                                  RISE_OBSERVED, RISE_EXPECTED, ALARM, DETECTOR, STATE)
 CUSUM_WINDOW = {"D": 56, "W": 26, "M": 12}
 CUSUM_GAP = {"D": 14, "W": 8, "M": 3}
 

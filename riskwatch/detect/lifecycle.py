@@ -28,15 +28,29 @@ import pandas as pd
 
 from riskwatch import schema as S
 from riskwatch.config import DetectSettings
-from riskwatch.schema import SignalKind
+from riskwatch.schema import (  # the state frame's columns, named once in schema
+    LAST_SEEN as LAST_SEEN,
+)
+from riskwatch.schema import (
+    OPENED as OPENED,
+)
+from riskwatch.schema import (
+    QUIET as QUIET,
+)
+from riskwatch.schema import (
+    SILENCED as SILENCED,
+)
+from riskwatch.schema import (
+    STATE_COLUMNS as STATE_COLUMNS,
+)
+from riskwatch.schema import (
+    STATUS as STATUS,  # opened | ongoing | closed
+)
+from riskwatch.schema import (
+    SignalKind,
+)
 
-STATUS = "status"        # opened | ongoing | closed
-OPENED = "opened"        # period the signal opened
-LAST_SEEN = "last_seen"  # last period with a finding or support
-QUIET = "quiet"          # consecutive periods without either
-SILENCED = "silenced"    # the reason of the silence muting it, "" when shown
 OPEN, ONGOING, CLOSED = "opened", "ongoing", "closed"
-STATE_COLUMNS: tuple[str, ...] = (*S.SIGNAL_COLUMNS, STATUS, OPENED, LAST_SEEN, QUIET, SILENCED)
 VOLUME_KINDS: frozenset[str] = frozenset({SignalKind.SPIKE.value, SignalKind.RISE.value})
 
 

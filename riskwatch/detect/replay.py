@@ -1,6 +1,8 @@
 """One detection step, and the same step replayed over many periods (pure).
 
-``step`` is what ``riskwatch detect`` does for one as-of once the period is scored: confirm level shifts,
+``observed_wide`` and ``score_last_period`` score the newest period of every series for ``riskwatch detect``
+given what the store remembers (the level shifts confirmed before, the recent scores). ``step`` is what
+``riskwatch detect`` does for one as-of once the period is scored: confirm level shifts,
 pick the findings, describe them, and advance the signal states. ``replay`` runs the detectors and
 ``step`` period after period over a span of history, exactly as weekly runs would have (each period is
 scored on the data before it, with only the level shifts confirmed before it): the benchmark and the
@@ -33,6 +35,50 @@ from riskwatch.schema import SignalKind
 
 RECENT_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, C.ALARM)
 Labeler = Callable[[pd.DataFrame], Mapping[str, tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class PeriodScores:
+    """The newest period of every series scored (``score_last_period``)."""
+
+    scores: pd.DataFrame                      # series_id, ds + combine.SCORE_COLUMNS of the period
+    recent: pd.DataFrame                      # RECENT_COLUMNS since each series' last confirmed shift, the period's too
+    confirmed: dict[str, pd.Timestamp]        # series -> the period its last level shift was confirmed
+    history: dict[str, pd.Series]             # the counts before the period of each series that alarms
+
+
+def observed_wide(series: pd.DataFrame) -> pd.DataFrame:
+    """A series frame (``series_id, ds, y_observed``) as periods x series ids of the counts as entered."""
+    S.require_columns(series.columns, (S.SERIES_ID, S.DS, S.Y_OBSERVED), "observed_wide")
+    return series.pivot(index=S.DS, columns=S.SERIES_ID, values=S.Y_OBSERVED).sort_index()
+
+
+def score_last_period(wide: pd.DataFrame, freq: str, shifts: pd.DataFrame, stored_recent: pd.DataFrame,
+                      workers: int = 1) -> PeriodScores:
+    """Score the last period of ``wide`` (``observed_wide``) in every series, against the new level of the
+    series whose level shifts were confirmed before it.
+
+    ``shifts``: ``series_id, start, ratio, confirmed`` (the period that confirmed it), one row per series and
+    start; ``stored_recent``: the scores of the periods before (``RECENT_COLUMNS``), to which the period's
+    scored rows are added; the rows of a series up to its last confirmed shift are dropped (a shift is
+    confirmed once).
+    """
+    S.require_columns(shifts.columns, (S.SERIES_ID, "start", "ratio", "confirmed"), "score_last_period(shifts)")
+    S.require_columns(stored_recent.columns, RECENT_COLUMNS, "score_last_period(stored_recent)")
+    ds = wide.index
+    period = pd.Timestamp(ds[-1])
+    confirmed: dict[str, pd.Timestamp] = shifts.groupby(S.SERIES_ID)["confirmed"].max().to_dict()
+    positions: dict[str, list[tuple[int, float]]] = {}
+    for sid, start, ratio in zip(shifts[S.SERIES_ID], shifts["start"], shifts["ratio"], strict=True):
+        if start in ds:
+            positions.setdefault(sid, []).append((int(ds.get_loc(start)), ratio))
+    scores = C.score_series(wide, freq, len(ds) - 1, positions, workers).assign(**{S.DS: period})
+    recent = pd.concat([stored_recent, scores.loc[scores[C.STATE] == C.SCORED, list(RECENT_COLUMNS)]],
+                       ignore_index=True)
+    after_shift = recent[S.DS] > pd.to_datetime(recent[S.SERIES_ID].map(confirmed))
+    recent = recent.loc[~recent[S.SERIES_ID].isin(confirmed) | after_shift]
+    history = {sid: wide[sid].iloc[:-1] for sid in scores.loc[scores[C.ALARM], S.SERIES_ID]}
+    return PeriodScores(scores, recent, confirmed, history)
 
 
 @dataclass

@@ -18,10 +18,10 @@ from riskwatch.detect import sentences
 from riskwatch.detect.lifecycle import SignalPolicy, confirm_reversal, confirm_shift
 from riskwatch.detect.multiple import benjamini_hochberg, explained_by, parents, part_of
 from riskwatch.forecast.series import CATEGORY, LABEL, REGION
+from riskwatch.schema import FORECAST_UPPER as FORECAST_UPPER  # optional score column: a forecast's 95% bound
 from riskwatch.schema import SignalKind
 
 WEEK_SCORE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, *C.SCORE_COLUMNS)
-FORECAST_UPPER = "forecast_upper"   # optional score column: the 95% bound a forecast made before the week gave it
 
 
 def alarm_p_values(scores: pd.DataFrame) -> np.ndarray:

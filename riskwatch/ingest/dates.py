@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskwatch.ingest.identity import halfwidth_series
-from riskwatch.ingest.text import arrow_strings, extract_groups, strip_text, to_float
+from riskwatch.identity import halfwidth_series
+from riskwatch.text import arrow_strings, extract_groups, strip_text, to_float
 
 _DATE_RE = (r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
             r"(?:[\sT]*(?P<h>\d{1,2})\s*[:时]\s*(?P<mi>\d{1,2})(?:\s*[:分]\s*(?P<s>\d{1,2})(?:[.,](?P<f>\d{1,9}))?\s*秒?)?\s*分?)?"

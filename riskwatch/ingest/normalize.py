@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 
 from riskwatch.config import SourceMapping
+from riskwatch.identity import halfwidth_series, normalize_id_numbers, normalize_phones
 from riskwatch.ingest.dates import parse_datetimes
-from riskwatch.ingest.identity import halfwidth_series, normalize_id_numbers, normalize_phones
 from riskwatch.ingest.refs import (
     Refs,
     label_key,
@@ -53,7 +53,6 @@ from riskwatch.ingest.refs import (
     resolve_distinct,
     resolve_region,
 )
-from riskwatch.ingest.text import WS, WS_RUN, extract_groups, strip_text, to_float
 from riskwatch.schema import (
     CASE_COLUMNS,
     CHANNEL_LABELS,
@@ -72,6 +71,7 @@ from riskwatch.schema import (
     Satisfaction,
     Status,
 )
+from riskwatch.text import WS, WS_RUN, extract_groups, strip_text, to_float
 
 META_COLUMNS = (ROW_NUMBER, IS_TOTAL_ROW, EXTRA_CELLS, READ_PROBLEM, READ_NOTE)
 NOTE_COLUMNS = (ROW_NUMBER, "field", "note")

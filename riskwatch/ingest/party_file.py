@@ -16,10 +16,9 @@ import pandas as pd
 
 from riskwatch.ingest.count_file import MAX_LISTED
 from riskwatch.ingest.readers import detect_encoding, header_key
-from riskwatch.persons.features import INPUT_COLUMNS
-from riskwatch.schema import RowProblem, UnreadableFileError
+from riskwatch.schema import PARTY_FILE_COLUMNS, RowProblem, UnreadableFileError
 
-REQUIRED: tuple[str, ...] = INPUT_COLUMNS
+REQUIRED: tuple[str, ...] = PARTY_FILE_COLUMNS
 OPTIONAL: tuple[str, ...] = ("district", "received_at", "category")
 ALIASES: dict[str, str] = {
     "id": "record_id", "记录编号": "record_id", "编号": "record_id",

@@ -27,12 +27,12 @@ rapidfuzz; names are compared on their characters, homophones by their pinyin).
   李女士, 张某, 张某某, 老王, 小李, 王师傅, 王姓, 姓王, 王姓男子, 王村民, 欧阳 …) or ``anonymous`` (empty,
   匿名, 无名氏, 市民, 来电人, 某某, ???, digits, ``不愿透露姓名`` …). Only ``full`` names may give name
   evidence; see ``classify_name``.
-- ``id18``: the ID number normalized by ``ingest.identity.normalize_id_numbers`` (15→18 digits, half-width,
+- ``id18``: the ID number normalized by ``identity.normalize_id_numbers`` (15→18 digits, half-width,
   ``x``→``X``) when it has the 18-character shape, else ``""``; ``id_valid``: check digit and birth date
   right; ``id_body``: its first 17 characters (also for a 17-digit number that lost its check digit);
   ``birth``: ``yyyymmdd`` when that date is real (1900–2100); ``sex``: ``M`` / ``F`` from the 17th digit
   (odd = male) of any ``id18``.
-- ``phone_key``: ``ingest.identity.normalize_phones`` (``13812345678``, ``0571-88889999``); a value listing
+- ``phone_key``: ``identity.normalize_phones`` (``13812345678``, ``0571-88889999``); a value listing
   several numbers keeps its first valid one; an invalid value is kept only as 7–12 digits with at least
   three different digits (a local number without area code); placeholder numbers whose last 8 digits are
   one digit repeated (``13800000000``, ``13888888888``) are dropped. ``phone_mobile``: an 11-digit mobile.
@@ -60,11 +60,10 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
-from riskwatch.ingest.identity import normalize_id_numbers, normalize_phone, normalize_phones, to_halfwidth
-from riskwatch.schema import require_columns
+from riskwatch.identity import normalize_id_numbers, normalize_phone, normalize_phones, to_halfwidth
+from riskwatch.schema import PARTY_FILE_COLUMNS, RECORD_ID, require_columns
 
 # --- column names -----------------------------------------------------------------------------------
-RECORD_ID = "record_id"
 NAME_KEY = "name_key"
 NAME_PINYIN = "name_pinyin"
 SURNAME = "surname"
@@ -85,7 +84,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     RECORD_ID, NAME_KEY, NAME_PINYIN, SURNAME, NAME_KIND, ID18, ID_VALID, ID_BODY, BIRTH, SEX,
     PHONE_KEY, PHONE_MOBILE, ADDRESS_KEY, ADDRESS_TOKENS, DISTRICT, DAY,
 )
-INPUT_COLUMNS: tuple[str, ...] = ("record_id", "name", "id_number", "phone", "address")
+INPUT_COLUMNS: tuple[str, ...] = PARTY_FILE_COLUMNS
 
 FULL = "full"
 SURNAME_ONLY = "surname_only"

@@ -72,22 +72,33 @@ import networkx as nx  # type: ignore[import-untyped]
 import pandas as pd
 
 from riskwatch import schema as S
+from riskwatch.schema import (  # the group frames' columns, named once in schema
+    GROUP_CASE_COLUMNS as GROUP_CASE_COLUMNS,
+)
+from riskwatch.schema import (
+    GROUP_COLUMNS as GROUP_COLUMNS,
+)
+from riskwatch.schema import (
+    GROUP_ID as GROUP_ID,
+)
+from riskwatch.schema import (
+    MATTER_ID as MATTER_ID,
+)
+from riskwatch.schema import (
+    MEMBER_COLUMNS as MEMBER_COLUMNS,
+)
+from riskwatch.schema import (
+    PERSON_ID as PERSON_ID,
+)
 
-PERSON_ID = "person_id"
-MATTER_ID = "matter_id"
 PHONE_KEY = "phone_key"
 ADDRESS_KEY = "address_key"
-GROUP_ID = "group_id"
 CASE_KEY = "case_key"
 
 CASE_NEEDED: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, S.RECEIVED_AT, S.CATEGORY_CODE, S.REGION_CODE, S.LEVEL,
                                 S.IS_GROUP, S.HEADCOUNT)
 CASE_PERSON_NEEDED: tuple[str, ...] = (S.SOURCE, S.SOURCE_ID, PERSON_ID)
 KEY_NEEDED: tuple[str, ...] = (PERSON_ID, PHONE_KEY, ADDRESS_KEY)
-GROUP_COLUMNS: tuple[str, ...] = (GROUP_ID, "size", "cases", "group_cases", "first_seen", "last_seen",
-                                  "max_level", "levels", "townships", S.CATEGORY_CODE, "central")
-MEMBER_COLUMNS: tuple[str, ...] = (GROUP_ID, PERSON_ID, "joined_at", "centrality")
-GROUP_CASE_COLUMNS: tuple[str, ...] = (GROUP_ID, S.SOURCE, S.SOURCE_ID)
 
 JOINT_MIN_PERSONS = 5   # DOMAIN.md: five or more people with a common request are a group case
 WEIGHTS: Mapping[str, float] = {"joint": 1.0, "co_signed": 0.5, "matter": 0.5, "phone": 0.25, "address": 0.25}

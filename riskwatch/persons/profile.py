@@ -5,7 +5,7 @@ escalations (the highest level reached, visits at province or national level), a
 periods (cases received inside a window or its lead-up), the items still open at ``as_of`` and the groups
 the person belongs to. Personal data is masked here, before anything leaves the core: the name shows the
 surname only, the ID number its first and last 4 characters, phones the first 3 and last 4 digits,
-addresses stop at the township (``ingest.identity.mask_*``). Contents of complaints are not included.
+addresses stop at the township (``identity.mask_*``). Contents of complaints are not included.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from riskwatch import calendar as cal
 from riskwatch import schema as S
-from riskwatch.ingest.identity import mask_address, mask_id, mask_name, mask_phone
+from riskwatch.identity import mask_address, mask_id, mask_name, mask_phone
 from riskwatch.persons.groups import known_levels, most_common
 
 RECORD_NEEDED: tuple[str, ...] = ("record_id", S.SOURCE, S.SOURCE_ID, "person_id", S.NAME, S.ID_NUMBER, S.PHONE,

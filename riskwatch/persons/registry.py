@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from riskwatch.schema import DECISION_KINDS as DECISION_KINDS
+from riskwatch.schema import PERSON_ID as PERSON_ID
+from riskwatch.schema import RECORD_ID as RECORD_ID
 from riskwatch.schema import require_columns
 
 if TYPE_CHECKING:  # clustering pulls in the feature tables (pypinyin): the store reads this module's constants
     from riskwatch.persons.clustering import Constraints
 
-RECORD_ID = "record_id"
-PERSON_ID = "person_id"
 RECORD_HASH = "record_hash"
 HASHED_FIELDS: tuple[str, ...] = ("name", "id_number", "phone", "address", "district")
-DECISION_KINDS: tuple[str, ...] = ("merge", "split")
 
 
 def record_hash(records: pd.DataFrame) -> pd.Series:

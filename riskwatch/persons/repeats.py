@@ -64,16 +64,31 @@ from riskwatch.schema import (
     UNCLASSIFIED,
     require_columns,
 )
+from riskwatch.schema import (  # the matter frame's columns, named once in schema
+    IS_REPEAT as IS_REPEAT,
+)
+from riskwatch.schema import (
+    MATTER_ID as MATTER_ID,
+)
+from riskwatch.schema import (
+    PERSON_ID as PERSON_ID,
+)
+from riskwatch.schema import (
+    REPEAT_COLUMNS as REPEAT_COLUMNS,
+)
+from riskwatch.schema import (
+    REPEAT_OF_SOURCE as REPEAT_OF_SOURCE,
+)
+from riskwatch.schema import (
+    REPEAT_OF_SOURCE_ID as REPEAT_OF_SOURCE_ID,
+)
+from riskwatch.schema import (
+    SIMILARITY as SIMILARITY,
+)
 
 log = logging.getLogger(__name__)
 
 # --- column names (frames of this module) -----------------------------------------------------------
-PERSON_ID = "person_id"
-MATTER_ID = "matter_id"
-REPEAT_OF_SOURCE = "repeat_of_source"
-REPEAT_OF_SOURCE_ID = "repeat_of_source_id"
-IS_REPEAT = "is_repeat"
-SIMILARITY = "similarity"
 CASES = "cases"
 REPEATS = "repeats"
 MATTERS = "matters"
@@ -85,8 +100,6 @@ SHARE = "share"
 
 CASE_INPUT: tuple[str, ...] = (SOURCE, SOURCE_ID, RECEIVED_AT, CATEGORY_CODE, REGION_CODE, CONTENT, SUMMARY)
 CASE_PERSON_INPUT: tuple[str, ...] = (SOURCE, SOURCE_ID, PERSON_ID)
-REPEAT_COLUMNS: tuple[str, ...] = (SOURCE, SOURCE_ID, MATTER_ID, REPEAT_OF_SOURCE, REPEAT_OF_SOURCE_ID,
-                                   IS_REPEAT, SIMILARITY)
 COUNT_INPUT: tuple[str, ...] = (SOURCE, SOURCE_ID, MATTER_ID, IS_REPEAT, RECEIVED_AT, CATEGORY_CODE,
                                 REGION_CODE)
 PERSON_COUNT_COLUMNS: tuple[str, ...] = (PERSON_ID, CASES, REPEATS, MATTERS, FIRST_RECEIVED, LAST_RECEIVED)

@@ -17,15 +17,13 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
-from riskwatch.detect import combine as C
-from riskwatch.detect.lifecycle import LAST_SEEN, OPENED, QUIET, SILENCED, STATE_COLUMNS
-from riskwatch.detect.signals import FORECAST_UPPER
+from riskwatch.schema import FORECAST_UPPER, LAST_SEEN, OPENED, QUIET, SILENCED, STATE_COLUMNS
 from riskwatch.store.cases import frame_records
 from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import detect_runs_table, detect_scores_table, signals_table, silences_table
 
-SCORE_TABLE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE, C.SCORE,
-                                        C.SPIKE, C.RISE, C.RISE_P, C.ALARM, C.DETECTOR, C.STATE, FORECAST_UPPER,
+SCORE_TABLE_COLUMNS: tuple[str, ...] = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, S.UPPER, S.P_VALUE, S.SCORE,
+                                        S.SPIKE, S.RISE, S.RISE_P, S.ALARM, S.DETECTOR, S.STATE, FORECAST_UPPER,
                                         "shift_start", "shift_ratio")
 SILENCE_COLUMNS: tuple[str, ...] = ("id", "pattern", "reason", "created_by", "starts_at", "expires_at")
 
@@ -58,7 +56,7 @@ def save_detect_run(session: Session, run: DetectRunInfo, scores: pd.DataFrame, 
         conn.execute(delete(detect_runs_table).where(detect_runs_table.c.id == old))
     run_id = conn.execute(insert(detect_runs_table).values(
         freq=run.freq, as_of=run.as_of, period=run.period, series_count=len(scores),
-        scored_count=int((scores[C.STATE] == C.SCORED).sum()), started_at=run.started_at,
+        scored_count=int((scores[S.STATE] == S.SCORED).sum()), started_at=run.started_at,
         finished_at=run.finished_at,
     ).returning(detect_runs_table.c.id)).scalar_one()
     states = states.assign(**{S.EVIDENCE: [json.dumps(e, ensure_ascii=False, sort_keys=True, default=str)
@@ -107,13 +105,13 @@ def load_recent_scores(session: Session, freq: str, period_before: datetime, per
     for run_id, period in found:
         latest.setdefault(period, run_id)
     runs = list(latest.values())[:periods]
-    cols = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, C.ALARM, C.STATE)
+    cols = (S.SERIES_ID, S.DS, S.OBSERVED, S.EXPECTED, S.ALARM, S.STATE)
     if not runs:
         return pd.DataFrame(columns=list(cols))
     rows = session.connection().execute(select(*[c[n] for n in cols]).where(c.run_id.in_(runs))).all()
     out = rows_frame(rows, list(cols))
     out[S.DS] = pd.to_datetime(out[S.DS])
-    return out.loc[out[C.STATE] == C.SCORED].drop(columns=C.STATE).sort_values([S.SERIES_ID, S.DS],
+    return out.loc[out[S.STATE] == S.SCORED].drop(columns=S.STATE).sort_values([S.SERIES_ID, S.DS],
                                                                                 ignore_index=True)
 
 

@@ -9,8 +9,8 @@ place (an incremental run writes only what changed). Functions take the session 
 ``load_persons_inputs`` digests what a run's result depends on in the store (every case's version hash,
 which covers its fields and parties; the decisions; the register; the schema revision); a run records them
 (``persons_runs.inputs``) so that the next one can tell that nothing changed without loading anything.
-The frame layouts of matters and groups are imported where they are used: ``persons.groups`` and
-``persons.repeats`` pull in networkx and scipy (a second of start-up a run with nothing new need not pay).
+The frame layouts of matters and groups come from ``schema`` (not from ``persons.groups`` and
+``persons.repeats``, which pull in networkx and scipy: a second of start-up a run with nothing new need not pay).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import String, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from riskwatch import schema as S
-from riskwatch.persons.registry import DECISION_KINDS
+from riskwatch.schema import DECISION_KINDS, GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS, REPEAT_COLUMNS
 from riskwatch.store.cases import chunks, frame_records
 from riskwatch.store.frames import rows_frame
 from riskwatch.store.models import (
@@ -225,8 +225,6 @@ def save_matters(session: Session, matters: pd.DataFrame) -> None:
     """Make the stored matters exactly ``matters`` (``REPEAT_COLUMNS``, one row per case), writing only the
     rows that differ: a daily run changes the matters of a few cases (on the demo city's 216,467 cases,
     comparing and writing the difference takes 1.6 s with the commit, rewriting them all took 2.5 s)."""
-    from riskwatch.persons.repeats import REPEAT_COLUMNS  # (scipy: not at import, see the module's note)
-
     S.require_columns(matters.columns, REPEAT_COLUMNS, "save_matters")
     t, conn = case_matters_table, session.connection()
     wanted = [tuple(r.values()) for r in frame_records(matters, REPEAT_COLUMNS)]
@@ -247,8 +245,6 @@ def save_matters(session: Session, matters: pd.DataFrame) -> None:
 
 def load_matters(session: Session, source_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The matters and repeats of every case (``REPEAT_COLUMNS``), or of the cases with ``source_ids``."""
-    from riskwatch.persons.repeats import REPEAT_COLUMNS
-
     c = case_matters_table.c
     stmt = select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)
     if source_ids is not None:
@@ -259,8 +255,6 @@ def load_matters(session: Session, source_ids: Sequence[str] | None = None) -> p
 
 def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame) -> None:
     """Replace the groups with these (``GROUP_COLUMNS``, ``MEMBER_COLUMNS``, ``GROUP_CASE_COLUMNS``)."""
-    from riskwatch.persons.groups import GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS  # (networkx)
-
     S.require_columns(groups.columns, GROUP_COLUMNS, "save_groups(groups)")
     S.require_columns(members.columns, MEMBER_COLUMNS, "save_groups(members)")
     S.require_columns(group_cases.columns, GROUP_CASE_COLUMNS, "save_groups(group_cases)")
@@ -276,8 +270,6 @@ def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, g
 
 def load_groups(session: Session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(groups, members, group_cases) as the last run stored them; list columns decoded."""
-    from riskwatch.persons.groups import GROUP_CASE_COLUMNS, GROUP_COLUMNS, MEMBER_COLUMNS
-
     conn = session.connection()
     g, m, k = person_groups_table.c, group_members_table.c, group_cases_table.c
     groups = rows_frame(conn.execute(select(*[g[n] for n in GROUP_COLUMNS])

@@ -1,4 +1,4 @@
-"""Text helpers shared by the ingest normalizers (pure): stripping, and native Arrow regex extraction."""
+"""Text helpers (pure) that ingest and the core share: stripping, and native Arrow regex extraction."""
 
 from __future__ import annotations
 

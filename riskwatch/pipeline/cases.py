@@ -1,0 +1,37 @@
+"""The stored cases with their effective deadlines: what the figures, the detect run and the ledger read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from riskwatch import calendar as cal
+from riskwatch.config import Settings
+from riskwatch.deadlines import DUE, effective_due
+from riskwatch.store import load_cases
+
+
+def working_dates(start: date, end: date) -> list[date]:
+    """The official working days between two dates (holidays and adjusted working days applied)."""
+    days = (end - start).days + 1
+    return [d for d in (start + timedelta(i) for i in range(days)) if cal.is_working_day(d)]
+
+
+def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None,
+                   columns: Iterable[str] | None = None, start: pd.Timestamp | None = None,
+                   open_at: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The stored cases (received up to ``end``, and from ``start`` or still open at ``open_at``: see
+    ``load_cases``; all columns or ``columns``) with their effective deadline in ``due``."""
+    cases = load_cases(session, start=start, end=end, columns=list(columns) if columns is not None else None,
+                       open_at=open_at)
+    if cases.empty:
+        cases[DUE] = pd.Series(dtype="datetime64[ns]")
+        return cases
+    lo = cases["received_at"].min().date()
+    hi = max(cases["received_at"].max().date(), lo) + timedelta(days=60)
+    kinds = {name: m.kind for name, m in settings.mappings.items()}
+    cases[DUE] = effective_due(cases, settings.deadlines, kinds, working_dates(lo, hi))
+    return cases

@@ -1,0 +1,28 @@
+"""Use case: the month's figures (``riskwatch stats``) — load the month's cases, compute the indicators."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from riskwatch.config import Settings
+from riskwatch.deadlines import DUE, DUE_NEEDED
+from riskwatch.indicators import MonthStats, compute_month_stats
+from riskwatch.pipeline.cases import cases_with_due
+
+
+def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
+                category_level: int = 2) -> MonthStats:
+    """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``)."""
+    from riskwatch.indicators import NEEDED
+    from riskwatch.store.persons import load_matters
+
+    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", *DUE_NEEDED])
+    # what the month's figures can touch: the cases received since the same month a year earlier (同比),
+    # and older ones still open when the month began; no texts or addresses
+    since = (month - 12).start_time
+    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=since, open_at=month.start_time)
+    matters = load_matters(session)
+    if len(matters):
+        cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
+    return compute_month_stats(cases, month, as_of, category_level)
