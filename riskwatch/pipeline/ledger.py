@@ -15,7 +15,7 @@ from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.grade import grade_items
 from riskwatch.grade.items import ItemInputs, ItemOptions, build_items
-from riskwatch.pipeline import working_dates
+from riskwatch.pipeline.cases import working_dates
 from riskwatch.schema import ITEM_KEY, Grade, RegionLevel, RiskwatchError
 from riskwatch.store import detect as detect_store
 from riskwatch.store import ledger as store

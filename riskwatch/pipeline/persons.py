@@ -140,7 +140,7 @@ def run_persons(session: Session, settings: Settings, now: datetime, full: bool 
                           groups=len(groups), top_repeaters=top, largest_groups=groups.head(10), repeat_share=share)
 
 
-PERSONS_CODE = ("persons", "store/persons.py", "pipeline/persons.py")  # the code a persons run's result depends on
+PERSONS_CODE = ("persons", "identity.py", "text.py", "store/persons.py", "pipeline/persons.py")  # the code a persons run's result depends on
 
 
 def persons_inputs(session: Session, settings: Settings) -> dict[str, str]:
