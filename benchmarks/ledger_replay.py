@@ -157,39 +157,45 @@ def replay_ledger(weekly: dict, days: list[pd.Timestamp], settings, scale: float
         items, features = weekly[day]
         graded = grade_items(features, rules).merge(items, on=ITEM_KEY)
         # the past week's office: verify what was resolved a week ago
-        for key in ledger.loc[ledger["status"] == Status.RESOLVED.value, ITEM_KEY]:
-            ledger, ev = _act(ledger, key, "verify", VERIFIER, day - pd.Timedelta(days=1), "回访满意")
-            events.append(ev)
+        resolved = ledger.loc[ledger["status"] == Status.RESOLVED.value, ITEM_KEY]
+        ledger = _act_all(ledger, resolved, "verify", VERIFIER, day - pd.Timedelta(days=1), "回访满意", events)
         ledger, ev = assign.ledger_step(ledger, graded, day, settings.staff, settings.regions,
                                         settings.ledger.deadline_days)
         events.append(ev)
         # the Monday meeting confirms every new item; owners are named and acknowledge at once
-        for key in ledger.loc[ledger["status"].isin([Status.NEW.value, Status.MONITORING.value]), ITEM_KEY]:
-            ledger, ev = _act(ledger, key, "confirm", ANALYST, day, "研判会确认")
-            events.append(ev)
+        waiting = ledger.loc[ledger["status"].isin([Status.NEW.value, Status.MONITORING.value]), ITEM_KEY]
+        ledger = _act_all(ledger, waiting, "confirm", ANALYST, day, "研判会确认", events)
         ledger, ev = assign.ledger_step(ledger, graded, day, settings.staff, settings.regions,
                                         settings.ledger.deadline_days)
         events.append(ev)
+        fresh = ledger.loc[ledger["status"].isin([Status.ASSIGNED.value, Status.REOPENED.value]), ITEM_KEY]
+        ledger = _act_all(ledger, fresh, "acknowledge", "owner", day, "已签收", events)
         last_signal.update(dict.fromkeys(graded[ITEM_KEY], day))
         quiet_since = day - pd.Timedelta(weeks=quiet_weeks - 1)
-        for key, status in zip(ledger[ITEM_KEY], ledger["status"], strict=True):
-            if status in (Status.ASSIGNED.value, Status.REOPENED.value):
-                ledger, ev = _act(ledger, key, "acknowledge", "owner", day, "已签收")
-                events.append(ev)
-        # an owner resolves an item whose subject no longer signals
-        for key, status in zip(ledger[ITEM_KEY], ledger["status"], strict=True):
-            if Status(status) in OPEN_WORK and last_signal[key] < quiet_since:
-                ledger, ev = _act(ledger, key, "resolve", "owner", day + pd.Timedelta(hours=12), "已化解")
-                events.append(ev)
+        # owners report progress on what still signals, and resolve an item whose subject no longer does
+        open_work = ledger[ledger["status"].isin([s.value for s in OPEN_WORK])]
+        quiet = open_work[ITEM_KEY].map(last_signal) < quiet_since
+        working = open_work.loc[~quiet & (open_work["status"] != Status.IN_PROGRESS.value), ITEM_KEY]
+        ledger = _act_all(ledger, working, "progress", "owner", day + pd.Timedelta(hours=1), "走访协调，化解中", events)
+        ledger = _act_all(ledger, open_work.loc[quiet, ITEM_KEY], "resolve", "owner", day + pd.Timedelta(hours=12),
+                          "已化解", events)
         states[day] = ledger.copy()
     every = pd.concat([e for e in events if len(e)], ignore_index=True)
     return states, every
 
 
-def _act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, note: str):
-    core, ev = assign.act(ledger[list(assign.LEDGER_COLUMNS)], key, action, by, at, note)
+def _act_all(ledger: pd.DataFrame, keys, action: str, by: str, at: pd.Timestamp, note: str,
+             events: list) -> pd.DataFrame:
+    """The same action on each of ``keys`` (``assign.act``, its checks included); events appended."""
+    keys = list(keys)
+    if not keys:
+        return ledger
+    core = ledger[list(assign.LEDGER_COLUMNS)]
+    for key in keys:
+        core, ev = assign.act(core, key, action, by, at, note)
+        events.append(ev)
     out = core.merge(ledger[[ITEM_KEY, *assign.INFO_COLUMNS]], on=ITEM_KEY, how="left")
-    return out[list(assign.ITEM_COLUMNS)], ev
+    return out[list(assign.ITEM_COLUMNS)]
 
 
 # --- 4. the baseline rule ------------------------------------------------------------------------------

@@ -251,6 +251,8 @@ class PersonsSettings:
     group_growth_min_new: int = 5          #   at least this many,
     group_growth_min_share: float = 0.25   #   and at least this share of the group
     group_escalation_level: str = "city"   # reaching this level or higher for the first time is a signal
+    repeat_signal_min_earlier: int = 2     # repeat signal: a case whose matter had this many earlier cases
+    repeat_signal_days: int = 365          #   within this many days
 
 
 @dataclass(frozen=True)
@@ -584,7 +586,8 @@ def load_persons_settings(doc: Mapping[str, Any], path: Path) -> PersonsSettings
     for name in ("match_threshold", "repeat_text_similarity", "group_growth_min_share"):
         if not 0 < getattr(out, name) <= 1:
             raise ConfigError(str(path), f"persons.{name}", f"out of range (0, 1]: {getattr(out, name)!r}")
-    for name in ("group_min_size", "group_min_households", "group_growth_weeks", "group_growth_min_new"):
+    for name in ("group_min_size", "group_min_households", "group_growth_weeks", "group_growth_min_new",
+                 "repeat_signal_min_earlier", "repeat_signal_days"):
         if getattr(out, name) < 1:
             raise ConfigError(str(path), f"persons.{name}", f"must be at least 1: {getattr(out, name)!r}")
     if out.group_escalation_level not in {"district", "city", "province", "national"}:

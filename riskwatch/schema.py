@@ -226,13 +226,14 @@ class SignalKind(StrEnum):
     GROUP_GROWTH = "group_growth"          # an organised group gained many members fast (群体扩大)
     GROUP_SPREAD = "group_spread"          # a group's cases reached a new township (跨镇蔓延)
     GROUP_ESCALATION = "group_escalation"  # a group reached a higher level than ever before (群体升级)
+    REPEAT = "repeat"              # a matter petitioned again after earlier cases (重复信访)
 
 
 SIGNAL_KIND_LABELS: dict[SignalKind, str] = {
     SignalKind.SPIKE: "突增", SignalKind.RISE: "持续上升", SignalKind.LEVEL_SHIFT: "水平变化",
     SignalKind.ESCALATION: "越级上行", SignalKind.OVERDUE: "超期未结", SignalKind.RETURNED: "多次退单",
     SignalKind.DISSATISFIED: "不满意", SignalKind.GROUP_GROWTH: "群体扩大", SignalKind.GROUP_SPREAD: "跨镇蔓延",
-    SignalKind.GROUP_ESCALATION: "群体升级",
+    SignalKind.GROUP_ESCALATION: "群体升级", SignalKind.REPEAT: "重复信访",
 }
 
 SIGNAL_KEY = "signal_key"    # stable identity across runs: "<kind>:<subject>", e.g. "spike:W:0101:339901"

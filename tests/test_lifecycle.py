@@ -223,3 +223,24 @@ def test_an_override_to_another_grade_goes_to_the_owner_of_that_grade() -> None:
     row = led.row("person:1")
     assert row["grade"] == "yellow" and row["status"] == "assigned"
     assert STAFF[str(row["owner_id"])].role == "township_leader"
+
+
+def test_progress_reported_by_the_deadline_extends_it_and_silence_after_that_escalates() -> None:
+    led = Ledger()
+    led.run(MON, ("person:1", "blue", 10, ["s1"]))
+    led.act("person:1", "confirm", "analyst", MON)
+    led.run(MON, ("person:1", "blue", 10, ["s1"]))
+    due, worker = led.row("person:1")["due_at"], str(led.row("person:1")["owner_id"])
+    led.act("person:1", "acknowledge", worker, MON + pd.Timedelta(hours=2))
+    led.act("person:1", "progress", worker, MON + pd.Timedelta(days=3), "已上门走访，协调单位处理")
+    ev = led.run(due + pd.Timedelta(hours=1), ("person:1", "blue", 10, ["s1"]))
+    assert ev["kind"].tolist() == ["extended"]
+    row = led.row("person:1")
+    assert row["grade"] == "blue" and row["status"] == "acknowledged" and row["due_at"] > due
+    past = ledger_as_of(led.all_events(), due + pd.Timedelta(hours=2)).set_index("item_key").loc["person:1"]
+    assert past["status"] == "acknowledged"
+    # no progress reported since the extension: re-notified, then escalated
+    later = row["due_at"]
+    assert led.run(later + pd.Timedelta(hours=1), ("person:1", "blue", 10, ["s1"]))["kind"].tolist() == ["renotified"]
+    ev = led.run(later + pd.Timedelta(days=2, hours=1), ("person:1", "blue", 10, ["s1"]))
+    assert ev["kind"].tolist() == ["escalated", "reassigned"]

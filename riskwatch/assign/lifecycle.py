@@ -18,7 +18,9 @@ States (``Status``)::
   computed score passes the score it was made against, or a computed grade above it (``override_lapsed``);
 * a resolved or verified item whose subject signals again with evidence it had not seen is reopened
   (``reopened``): satisfied on paper, back within months, was not resolved;
-* an open item past its deadline is first re-notified with ``policy.grace_days`` more (``renotified``),
+* an item in progress at its deadline (its owner reported progress since the last one) gets
+  ``policy.progress_days`` more and goes back to acknowledged, to report again (``extended``);
+* any other open item past its deadline is first re-notified with ``policy.grace_days`` more (``renotified``),
   then escalated one grade (``escalated``: blue -> yellow -> red) to a new owner; a red item past its
   deadline is re-notified again (``overdue``), for the Monday meeting.
 
@@ -96,7 +98,8 @@ WHO_MAY: dict[str, frozenset[str]] = {
 
 # the status a run's own events leave an item in (a person's actions: ``ACTIONS``)
 SYSTEM_EVENT_STATUS = {"opened": Status.NEW, "confirmed": Status.CONFIRMED, "assigned": Status.ASSIGNED,
-                       "reassigned": Status.ASSIGNED, "reopened": Status.REOPENED, "escalated": Status.CONFIRMED}
+                       "reassigned": Status.ASSIGNED, "reopened": Status.REOPENED, "escalated": Status.CONFIRMED,
+                       "extended": Status.ACKNOWLEDGED}
 
 
 class ActionError(RiskwatchError):
@@ -107,6 +110,7 @@ class ActionError(RiskwatchError):
 class LedgerPolicy:
     auto_confirm: frozenset[Grade] = frozenset({Grade.RED})  # grades confirmed without waiting for review
     grace_days: int = 2                                     # after a missed deadline, before escalating
+    progress_days: int = 7                                  # an item in progress at its deadline gets this long
 
 
 def empty_ledger() -> pd.DataFrame:
@@ -188,10 +192,17 @@ def _needs_new_owner(row: dict[str, Any], grade: Grade, as_of: pd.Timestamp, eve
 
 
 def _follow_deadline(row: dict[str, Any], as_of: pd.Timestamp, policy: LedgerPolicy, event: Any) -> None:
+    """At the deadline: an item whose owner reported progress since the last deadline gets
+    ``policy.progress_days`` more and must report again (back to acknowledged); one without progress is
+    re-notified, then escalated."""
     if Status(row["status"]) not in OPEN_WORK or pd.isna(row["due_at"]) or as_of < row["due_at"]:
         return
     grade = Grade(row["grade"])
-    if not row["renotified"]:
+    if Status(row["status"]) == Status.IN_PROGRESS:
+        row.update(status=Status.ACKNOWLEDGED.value, renotified=False, updated_at=as_of,
+                   due_at=as_of.normalize() + pd.Timedelta(days=policy.progress_days))
+        event(row[ITEM_KEY], "extended", f"化解中，期限延长 {policy.progress_days} 天，届时须再报进展")
+    elif not row["renotified"]:
         row.update(renotified=True, due_at=row["due_at"] + pd.Timedelta(days=policy.grace_days), updated_at=as_of)
         event(row[ITEM_KEY], "renotified", f"已过期限仍未化解，再次提醒，宽限 {policy.grace_days} 天")
     elif grade in ESCALATE:

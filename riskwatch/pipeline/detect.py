@@ -104,9 +104,10 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     # case and group findings are those of the period scored, judged at its end, whatever the hour of the run
     period_end = period_range(period, 2, freq)[1]
     extra = case_signals(cases, cases[DUE], period_end, freq, settings.taxonomy, settings.regions, labels)
-    groups = _group_signals(session, settings, cases, period_end, freq)
-    if len(groups):
-        extra = pd.concat([extra, groups], ignore_index=True) if len(extra) else groups
+    for more in (_group_signals(session, settings, cases, period_end, freq),
+                 _repeat_signals(session, settings, cases, period_end, freq)):
+        if len(more):
+            extra = pd.concat([extra, more], ignore_index=True) if len(extra) else more
     labeler = _artifact_labeler(cases, catalog, settings, wide.index, freq)
     result = step(scores, scored.recent, catalog, previous, period, policy, freq, scored.history, labeler, extra,
                   scored.confirmed)
@@ -136,6 +137,17 @@ def _group_signals(session: Session, settings: Settings, cases: pd.DataFrame, cu
                                  escalation_min_level=p.group_escalation_level)
     return group_findings(groups, members, group_cases, cases, cutoff, freq, settings.regions, settings.taxonomy,
                           options)
+
+
+def _repeat_signals(session: Session, settings: Settings, cases: pd.DataFrame, cutoff: pd.Timestamp, freq: str
+                    ) -> pd.DataFrame:
+    """Repeat petitions of the period on the matters the last persons run found."""
+    from riskwatch.persons.repeat_signals import RepeatSignalOptions, repeat_findings
+    from riskwatch.store.persons import load_matters
+
+    p = settings.persons
+    options = RepeatSignalOptions(min_earlier=p.repeat_signal_min_earlier, window_days=p.repeat_signal_days)
+    return repeat_findings(load_matters(session), cases, cutoff, freq, settings.regions, settings.taxonomy, options)
 
 
 def _forecast_upper(session: Session, freq: str, period: pd.Timestamp) -> pd.Series:
