@@ -2,7 +2,7 @@
 risk ledger against a simple baseline rule (issue 13).
 
     riskwatch demo                                   # once: var/riskwatch.db and var/demo/truth/
-    python benchmarks/ledger_replay.py [--weeks 52] [--work var/replay] [--scale 1.0 1.5 2.0]
+    python benchmarks/ledger_replay.py [--weeks 52] [--work var/replay] [--scale 1.0 1.5] [--quiet-weeks 1 4]
 
 1. Detect (cached in ``--work``): a copy of the store, its detect runs and ledger cleared, gets one weekly
    detect run per Monday of the replayed year. Each run reads the cases received before its Monday, with the
@@ -13,9 +13,10 @@ risk ledger against a simple baseline rule (issue 13).
    joined by then.
 3. Ledger: the items are graded (``grade.grade_items``) and run through the ledger (``assign.ledger_step``)
    with an office that behaves the same every week: the Monday meeting confirms every new item, owners
-   acknowledge at once and resolve an item in the first week its subject has no open signal, and the analyst
-   verifies the resolution a week later. ``--scale`` multiplies the yellow and red thresholds, to see the
-   trade between load and warning.
+   acknowledge at once, report progress each week on an item whose subject still signals (so its deadline
+   is extended, not escalated) and resolve it once its subject has had no open signal for ``--quiet-weeks``
+   Mondays, and an analyst verifies the resolution a week later. ``--scale`` multiplies the yellow and red
+   thresholds, to see the trade between load and warning.
 4. Baseline, on the same subjects (the persons and groups of the persons run) and Mondays: yellow for 3 or
    more cases in 90 days or a case at the city level or above in the last year, red for a case at the
    province level or above in the last year.
