@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from riskwatch.assign import assign_owners
 from riskwatch.config import load_settings
+from riskwatch.schema import Grade
 
 SETTINGS = load_settings()
 STAFF = {m.id: m for m in SETTINGS.staff}
@@ -55,7 +56,8 @@ def test_a_current_owner_is_kept_while_they_fit_the_grade() -> None:
     worker = "G339902001001001"
     got = assign_owners(items(("a", "blue", GRID, worker), ("b", "red", GRID, worker)), SETTINGS.staff, REGIONS,
                         {worker: 3}, AS_OF, DAYS).set_index("item_key")
-    assert got.loc["a", "owner_id"] == worker and pd.isna(got.loc["a", "due_at"])
+    assert got.loc["a", "owner_id"] == worker
+    assert got.loc["a", "due_at"] == AS_OF.normalize() + pd.Timedelta(days=DAYS[Grade.BLUE])   # handed back: afresh
     assert STAFF[got.loc["b", "owner_id"]].role == "county_leader"   # escalated: a new owner, a new deadline
 
 

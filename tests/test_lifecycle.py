@@ -124,6 +124,9 @@ def test_a_resolved_item_that_signals_again_is_reopened_and_verification_is_not_
     assert "reopened" in ev["kind"].tolist()
     row = led.row("person:1")
     assert row["status"] == "assigned" and row["owner_id"] == owner and row["grade"] == "red"
+    # the deadline spent before the resolution does not count against the reopened item: a new one, no escalation
+    assert not {"renotified", "escalated", "overdue"} & set(ev["kind"])
+    assert row["due_at"] == (MON + pd.Timedelta(days=60)).normalize() + pd.Timedelta(days=7)
 
 
 def test_an_override_holds_until_new_evidence_outweighs_it() -> None:

@@ -150,7 +150,9 @@ def run_ledger(ledger: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp, 
         row["evidence"] = sorted(set(row["evidence"] or []) | seen)
         status = Status(row["status"])
         if status in CLOSED and new_evidence:
-            row.update(status=Status.REOPENED.value, owner_id=row["owner_id"], updated_at=as_of)
+            # the old deadline is spent: the owner gets a new one when the item is handed back (record_owners)
+            row.update(status=Status.REOPENED.value, owner_id=row["owner_id"], updated_at=as_of, due_at=pd.NaT,
+                       renotified=False)
             event(key, "reopened", "出现新的预警信号：" + "、".join(new_evidence[:5]))
         _regrade(row, grade, score, g["sentence"], as_of, event, policy)
     for key in sorted(rows):

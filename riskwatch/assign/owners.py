@@ -14,7 +14,8 @@ grade, region_code, owner_id`` — the current owner or missing) one owner:
   least loaded takes it and ``over_cap`` says so, for the analyst to see.
 
 Returns ``item_key, owner_id, owner_role, due_at, over_cap, assign_reason``. ``due_at`` is ``as_of`` plus
-``deadlines[grade]`` days for a new owner, else missing (the ledger keeps the running deadline).
+``deadlines[grade]`` days: an item handed out (new, escalated, reopened) starts a new deadline, whoever holds it;
+missing only when nobody could be named.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def assign_owners(items: pd.DataFrame, staff: Sequence[StaffMember], regions: Re
         role = ROLE_OF_GRADE[grade]
         current = by_id.get(str(item.owner_id)) if isinstance(item.owner_id, str) else None
         if current is not None and current.role == role and _covers(current, region, regions):
-            rows.append({ITEM_KEY: key, "owner_id": current.id, "owner_role": role, "due_at": pd.NaT,
+            rows.append({ITEM_KEY: key, "owner_id": current.id, "owner_role": role,
+                         "due_at": pd.Timestamp(as_of).normalize() + pd.Timedelta(days=int(deadlines[grade])),
                          "over_cap": open_load.get(current.id, 0) > current.cap, "assign_reason": "原包案人继续负责"})
             continue
         candidates, used_role, note = _candidates(role, region, staff, regions)
