@@ -356,6 +356,11 @@ def main() -> None:
         print(f"at equal counts ({n_eq:.0f} a Monday): riskwatch {r_eq['warned']} ({r_eq['share']:.1%}, lead "
               f"{r_eq['median_lead']} d) vs baseline {b_eq['warned']} ({b_eq['share']:.1%}, lead "
               f"{b_eq['median_lead']} d): ratio {r_eq['share'] / b_eq['share'] if b_eq['share'] else float('inf'):.2f}")
+        mid = days[len(days) // 2]
+        for half, part in (("first half", esc[esc["received_at"] < mid]), ("second half", esc[esc["received_at"] >= mid])):
+            r_h, b_h = early_warning(part, rw_cut, days), early_warning(part, b_cut, days)
+            print(f"  {half} ({len(part)} escalations): riskwatch {r_h['share']:.1%} vs baseline {b_h['share']:.1%}: "
+                  f"ratio {r_h['share'] / b_h['share'] if b_h['share'] else float('inf'):.2f}")
         for role, f in load_figures(states, settings).items():
             print(f"load {role}: mean {f['mean_per_owner']:.2f} a Monday, {f['mean_when_holding']:.2f} when holding "
                   f"any, max {f['max']} (cap {f['cap']}), over cap {f['over_cap_share']:.1%} of owner-Mondays")
