@@ -3,6 +3,8 @@ cases point to the group; a hotspot says how much came from groups and repeat pe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -98,7 +100,9 @@ def test_a_hotspot_says_how_much_came_from_groups_and_repeat_petitioners() -> No
     assert got.iloc[0]["chain"] == {"cases": 9, "groups": [{"group_id": "GR9", "cases": 5}], "repeat_cases": 1}
     f = feats.iloc[0]
     assert (f["spike_p"], f["spike_ratio"], f["excess"], f["sensitive_category"]) == (0.0004, 3.0, 6.0, 1.0)
-    graded = grade_items(feats, load_settings().grading)
+    rules = load_settings().grading
+    assert rules is not None
+    graded = grade_items(feats, replace(rules, yellow_at=30.0, red_at=60.0))
     assert graded["score"].iloc[0] == 60 and graded["grade"].iloc[0] == "red"   # p 30 + ratio 20 + sensitive 10
 
 

@@ -80,9 +80,9 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
     assert f"{len(red)} risk item(s)" in listed.output
 
     owned = table(db_url, "risk_items")
-    owned = owned[owned["status"].isin(["assigned", "acknowledged"]) & owned["grade"].isin(["red", "yellow"])]
+    owned = owned[owned["status"].isin(["assigned", "acknowledged"])]
     moved_key, was = owned[["item_key", "grade"]].iloc[0]
-    to, role = ("yellow", "township_leader") if was == "red" else ("red", "county_leader")
+    to, role = ("red", "county_leader") if was == "yellow" else ("yellow", "township_leader")
     moved = run(small_config, db_url, "items", "update", moved_key, "--grade", to, "--note", "研判会调整等级",
                 "--by", ANALYST)
     assert moved.exit_code == 0, moved.output
