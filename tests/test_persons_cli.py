@@ -232,3 +232,26 @@ def test_runs_and_decisions_on_both_backends(db_url: str, small_config: Path, sm
     assert len(table(db_url, "case_matters")) == len(table(db_url, "cases"))
     groups = table(db_url, "person_groups")
     assert len(groups) == len(table(db_url, "group_members")["group_id"].unique())
+
+
+def test_persons_runs_on_a_store_whose_exports_name_nobody(tmp_path: Path, small_config: Path,
+                                                           small_city: Path) -> None:
+    """An export without any party column (no name, ID number, phone or address: issue 17's message boards)
+    gives no party records; `persons` used to stop with `high <= 0` and now runs, with 0 persons."""
+    source = sorted((small_city / "petition_register").glob("*.csv"))[0]
+    raw = source.read_bytes()
+    lines = (raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("gb18030")).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("信访件编号"))
+    frame = pd.read_csv(pd.io.common.StringIO("\n".join(lines[start:])), dtype=str, keep_default_na=False)
+    words = ("信访人", "姓名", "证件", "电话", "住址", "地址", "账号", "联名人", "同行人员")
+    party = [c for c in frame.columns if any(w in c for w in words)]
+    assert party
+    folder = tmp_path / "petition_register"
+    folder.mkdir()
+    frame.drop(columns=party).head(300).to_csv(folder / source.name, index=False, encoding="utf-8-sig")
+    url = f"sqlite:///{tmp_path}/nobody.db"
+    assert ingest(small_config, url, tmp_path).exit_code == 0
+    assert len(table(url, "cases")) > 0
+    result = run(small_config, url, "persons")
+    assert result.exit_code == 0, result.output
+    assert len(table(url, "person_records")) == 0 and "0 persons" in result.output

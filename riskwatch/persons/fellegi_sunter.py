@@ -178,8 +178,9 @@ def estimate(feats: pd.DataFrame | Coded, pairs: pd.DataFrame, gamma: pd.DataFra
     rng = np.random.default_rng(seed)
     n = len(c)
     by_id = np.argsort(c.rank)
-    i = by_id[rng.integers(0, n, u_sample)]
-    j = by_id[rng.integers(0, n, u_sample)]
+    draws = u_sample if n >= 2 else 0      # no pair to draw from fewer than two records: u stays at its floor
+    i = by_id[rng.integers(0, max(n, 1), draws)]
+    j = by_id[rng.integers(0, max(n, 1), draws)]
     keep = i != j
     random_gamma = compare(c, i[keep], j[keep])
     u = {f: _level_freq(random_gamma[f].to_numpy(), len(LEVELS[f])) for f in FIELDS}
