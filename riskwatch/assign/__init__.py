@@ -14,8 +14,8 @@ from riskwatch.assign.lifecycle import (
     run_ledger,
 )
 from riskwatch.assign.owners import ASSIGNED_COLUMNS, ROLE_LABELS, ROLE_OF_GRADE, assign_owners
-from riskwatch.assign.step import INFO_COLUMNS, ITEM_COLUMNS, ledger_step, open_load
+from riskwatch.assign.step import INFO_COLUMNS, ITEM_COLUMNS, ledger_step, name_owners, open_load
 
 __all__ = ["ASSIGNED_COLUMNS", "EVENT_COLUMNS", "INFO_COLUMNS", "ITEM_COLUMNS", "LEDGER_COLUMNS", "ROLE_LABELS",
            "ROLE_OF_GRADE", "ActionError", "LedgerPolicy", "Status", "act", "assign_owners", "empty_ledger",
-           "ledger_as_of", "ledger_step", "needs_owner", "open_load", "record_owners", "run_ledger"]
+           "ledger_as_of", "ledger_step", "name_owners", "needs_owner", "open_load", "record_owners", "run_ledger"]

@@ -49,11 +49,18 @@ def ledger_step(current: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp
     stamp = pd.Timestamp(as_of)
     ledger, events = run_ledger(current[list(LEDGER_COLUMNS)], graded, stamp, policy)
     info = _item_info(current, graded)
-    want = needs_owner(ledger).merge(info[[ITEM_KEY, "region_code"]], on=ITEM_KEY, how="left")
-    owners = assign_owners(want, staff, regions, open_load(current), stamp, deadlines)
-    ledger, owned = record_owners(ledger, owners, stamp)
+    ledger, owned = name_owners(ledger, info, open_load(current), stamp, staff, regions, deadlines)
     after = ledger.merge(info, on=ITEM_KEY, how="left")[list(ITEM_COLUMNS)]
     return after, pd.concat([events, owned], ignore_index=True) if len(owned) else events
+
+
+def name_owners(ledger: pd.DataFrame, info: pd.DataFrame, load: Mapping[str, int], as_of: pd.Timestamp,
+                staff: Sequence[StaffMember], regions: RegionTree, deadlines: Mapping[Grade, int]
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Owners and deadlines for the items of ``ledger`` (``LEDGER_COLUMNS``) that wait for one
+    (``needs_owner``), placed by ``info``'s ``region_code``; the ledger and the ``assigned`` events."""
+    want = needs_owner(ledger).merge(info[[ITEM_KEY, "region_code"]], on=ITEM_KEY, how="left")
+    return record_owners(ledger, assign_owners(want, staff, regions, load, as_of, deadlines), as_of)
 
 
 def _item_info(current: pd.DataFrame, graded: pd.DataFrame) -> pd.DataFrame:

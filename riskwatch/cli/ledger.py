@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from riskwatch.assign.lifecycle import CLOSED, OPEN_WORK
 from riskwatch.cli import Context, _fail, cli, pass_ctx
-from riskwatch.schema import GRADE_LABELS, RiskwatchError
+from riskwatch.schema import GRADE_LABELS, GRADE_RANK, Grade, RiskwatchError
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M"]
 STATUS_ACTIONS = {"confirmed": "confirm", "monitoring": "monitor", "discarded": "discard",
@@ -40,7 +41,7 @@ def ledger(ctx: Context, as_of: datetime | None) -> None:
 
 
 def _echo_counts(items: pd.DataFrame) -> None:
-    open_items = items[~items["status"].isin(["resolved", "verified", "discarded"])]
+    open_items = items[~items["status"].isin([s.value for s in CLOSED])]
     for grade in ("red", "yellow", "blue"):
         sub = open_items[open_items["grade"] == grade]
         by_status = ", ".join(f"{s} {n}" for s, n in sub["status"].value_counts().sort_index().items())
@@ -81,10 +82,10 @@ def items(click_ctx: click.Context, ctx: Context, grade: str | None, owner: str 
     if status:
         frame = frame[frame["status"] == status]
     if overdue:
-        frame = frame[frame["status"].isin(["assigned", "acknowledged", "in_progress", "reopened"])
+        frame = frame[frame["status"].isin([s.value for s in OPEN_WORK])
                       & (pd.to_datetime(frame["due_at"]) < now)]
     staff = {m.id: m for m in ctx.settings.staff}
-    rank = frame["grade"].map({"red": 0, "yellow": 1, "blue": 2})
+    rank = frame["grade"].map(lambda g: -GRADE_RANK[Grade(g)])
     frame = frame.assign(_rank=rank).sort_values(["_rank", "item_key"])
     click.echo(f"{len(frame)} risk item(s)" + (f" as of {as_of:%Y-%m-%d %H:%M}" if as_of else ""))
     for row in frame.head(limit).itertuples():
@@ -109,7 +110,7 @@ def items_review(ctx: Context, limit: int) -> None:
     with ctx.session() as session:
         frame = store.load_items(session)
     waiting = frame[frame["status"].isin(["new", "monitoring"])]
-    waiting = waiting.assign(_rank=waiting["grade"].map({"red": 0, "yellow": 1, "blue": 2}),
+    waiting = waiting.assign(_rank=waiting["grade"].map(lambda g: -GRADE_RANK[Grade(g)]),
                              _new=waiting["status"] != "new")
     waiting = waiting.sort_values(["_new", "_rank", "score", "item_key"], ascending=[True, True, False, True])
     counts = waiting.groupby(["status", "grade"]).size()

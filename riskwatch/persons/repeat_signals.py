@@ -69,7 +69,7 @@ def repeat_findings(matters: pd.DataFrame, cases: pd.DataFrame, as_of: pd.Timest
     hits = np.flatnonzero((c[S.RECEIVED_AT] >= start).to_numpy() & (earlier >= options.min_earlier))
     rows = [_finding(c, int(i), int(earlier[i]), int(max(first[i], since[i])), start, period, regions, taxonomy)
             for i in hits]
-    rows.sort(key=lambda r: (r[S.SUBJECT],))
+    rows.sort(key=lambda r: r[S.SUBJECT])
     return findings_frame(rows)
 
 

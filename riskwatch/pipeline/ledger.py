@@ -10,17 +10,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from riskwatch import assign, deadlines
+from riskwatch import assign
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
+from riskwatch.deadlines import DUE
 from riskwatch.grade import grade_items
 from riskwatch.grade.items import ItemInputs, ItemOptions, build_items
-from riskwatch.pipeline.cases import working_dates
-from riskwatch.schema import ITEM_KEY, Grade, RegionLevel, RiskwatchError
+from riskwatch.pipeline.cases import cases_with_due
+from riskwatch.schema import DUE_AT, ITEM_KEY, Grade, RegionLevel, RiskwatchError
 from riskwatch.store import detect as detect_store
 from riskwatch.store import ledger as store
 from riskwatch.store import persons as persons_store
-from riskwatch.store.queries import load_cases
 
 
 class LedgerError(RiskwatchError):
@@ -83,11 +83,8 @@ def act_on_item(session: Session, settings: Settings, key: str, action: str, by:
                                 Grade(grade) if grade else None, owner, role=staff[by].role)
     if action == "override" and ledger["status"].iloc[0] == assign.Status.CONFIRMED.value and \
             items["status"].iloc[0] != assign.Status.CONFIRMED.value:
-        want = assign.needs_owner(ledger).merge(items[[ITEM_KEY, "region_code"]], on=ITEM_KEY)
-        everyone = store.load_items(session)
-        owners = assign.assign_owners(want, settings.staff, settings.regions, assign.open_load(everyone), stamp,
-                                      settings.ledger.deadline_days)
-        ledger, owned = assign.record_owners(ledger, owners, stamp)
+        ledger, owned = assign.name_owners(ledger, items, assign.open_load(store.load_items(session)), stamp,
+                                           settings.staff, settings.regions, settings.ledger.deadline_days)
         events = pd.concat([events, owned], ignore_index=True)
     store.save_items(session, ledger.merge(items[[ITEM_KEY, *assign.INFO_COLUMNS]], on=ITEM_KEY))
     store.append_events(session, events)
@@ -96,12 +93,10 @@ def act_on_item(session: Session, settings: Settings, key: str, action: str, by:
 
 def _inputs(session: Session, settings: Settings, signals: pd.DataFrame, as_of: pd.Timestamp,
             history_days: int) -> ItemInputs:
-    start = (as_of - pd.Timedelta(days=history_days + 1)).to_pydatetime()
-    cases = load_cases(session, start=start, end=(as_of + pd.Timedelta(days=1)).to_pydatetime())
-    if len(cases):
-        kinds = {name: m.kind for name, m in settings.mappings.items()}
-        days = working_dates(cases["received_at"].min().date(), (as_of + pd.Timedelta(days=400)).date())
-        cases["due_at"] = deadlines.effective_due(cases, settings.deadlines, kinds, days)
+    start = as_of - pd.Timedelta(days=history_days + 1)
+    cases = cases_with_due(session, settings, start=start.to_pydatetime(),
+                           end=(as_of + pd.Timedelta(days=1)).to_pydatetime())
+    cases[DUE_AT] = cases[DUE]   # the effective deadline, what build_items reads as the case's due date
     records = persons_store.load_person_records(session)
     case_persons = records[["source", "source_id", "person_id"]].drop_duplicates()
     _, members, group_cases = persons_store.load_groups(session)
