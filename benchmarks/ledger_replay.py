@@ -50,7 +50,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from riskwatch import assign, pipeline
-from riskwatch.assign.lifecycle import CLOSED, OPEN_WORK, Status
+from riskwatch.assign.lifecycle import CLOSED, OPEN_WORK, Status, stale_grades
 from riskwatch.config import load_settings
 from riskwatch.deadlines import DUE
 from riskwatch.grade import grade_items
@@ -145,10 +145,11 @@ def weekly_items(url: str, work: Path, days: list[pd.Timestamp], settings) -> tu
 
 
 # --- 3. the ledger with a steady office -------------------------------------------------------------------
-def replay_ledger(weekly: dict, days: list[pd.Timestamp], settings, scale: float, quiet_weeks: int = 1
-                  ) -> tuple[dict, pd.DataFrame]:
+def replay_ledger(weekly: dict, days: list[pd.Timestamp], settings, scale: float, quiet_weeks: int = 1,
+                  lower_stale: bool = True) -> tuple[dict, pd.DataFrame]:
     """Monday -> the ledger after that Monday's run and office; and every event. The owner resolves an item
-    once its subject has had no open signal for ``quiet_weeks`` Mondays."""
+    once its subject has had no open signal for ``quiet_weeks`` Mondays; with ``lower_stale`` the meeting
+    lowers each grade the review proposes (``stale_grades``: no run has supported it for four weeks)."""
     rules = settings.grading
     rules = replace(rules, yellow_at=rules.yellow_at * scale, red_at=rules.red_at * scale)
     ledger = assign.empty_ledger().assign(**{c: pd.Series(dtype=object) for c in assign.INFO_COLUMNS})
@@ -166,6 +167,10 @@ def replay_ledger(weekly: dict, days: list[pd.Timestamp], settings, scale: float
         # the Monday meeting confirms every new item; owners are named and acknowledge at once
         waiting = ledger.loc[ledger["status"].isin([Status.NEW.value, Status.MONITORING.value]), ITEM_KEY]
         ledger = _act_all(ledger, waiting, "confirm", ANALYST, day, "研判会确认", events)
+        if lower_stale:
+            for key, proposed in stale_grades(ledger, day)[[ITEM_KEY, "proposed"]].itertuples(index=False):
+                ledger = _act_all(ledger, [key], "override", ANALYST, day, "研判会：四周证据不足，降级",
+                                  events, grade=Grade(proposed))
         ledger, ev = assign.ledger_step(ledger, graded, day, settings.staff, settings.regions,
                                         settings.ledger.deadline_days)
         events.append(ev)
@@ -186,14 +191,14 @@ def replay_ledger(weekly: dict, days: list[pd.Timestamp], settings, scale: float
 
 
 def _act_all(ledger: pd.DataFrame, keys, action: str, by: str, at: pd.Timestamp, note: str,
-             events: list) -> pd.DataFrame:
+             events: list, grade: Grade | None = None) -> pd.DataFrame:
     """The same action on each of ``keys`` (``assign.act``, its checks included); events appended."""
     keys = list(keys)
     if not keys:
         return ledger
     core = ledger[list(assign.LEDGER_COLUMNS)]
     for key in keys:
-        core, ev = assign.act(core, key, action, by, at, note)
+        core, ev = assign.act(core, key, action, by, at, note, grade=grade)
         events.append(ev)
     out = core.merge(ledger[[ITEM_KEY, *assign.INFO_COLUMNS]], on=ITEM_KEY, how="left")
     return out[list(assign.ITEM_COLUMNS)]
@@ -302,12 +307,13 @@ def load_figures(states: dict, settings) -> dict:
 
 
 def stability(states: dict, events: pd.DataFrame, days: list[pd.Timestamp]) -> dict:
-    changes = events[events["kind"].isin(["graded_up", "escalated", "override_lapsed"])]
+    changes = events[events["kind"].isin(["graded_up", "escalated", "override_lapsed", "override"])]
     open_weeks = sum(int((~ledger["status"].isin([s.value for s in CLOSED])).sum()) for ledger in states.values())
     items = len(states[days[-1]])
     return {"items": items, "grade_changes": len(changes),
             "per_item_month": len(changes) / (open_weeks * 7 / 30.4) if open_weeks else float("nan"),
             "escalated_on_deadline": int((events["kind"] == "escalated").sum()),
+            "lowered": int((events["kind"] == "override").sum()),
             "reopened": int((events["kind"] == "reopened").sum()),
             "reopened_items": int(events.loc[events["kind"] == "reopened", ITEM_KEY].nunique())}
 
@@ -319,6 +325,8 @@ def main() -> None:
     ap.add_argument("--work", default="var/replay")
     ap.add_argument("--weeks", type=int, default=52)
     ap.add_argument("--scale", type=float, nargs="*", default=[1.0])
+    ap.add_argument("--lower-stale", choices=["yes", "no"], nargs="*", default=["yes"],
+                    help="whether the Monday meeting lowers the grades no run has supported for four weeks")
     ap.add_argument("--quiet-weeks", type=int, nargs="*", default=[1],
                     help="the office resolves an item after this many Mondays without a signal (one run each)")
     args = ap.parse_args()
@@ -337,9 +345,9 @@ def main() -> None:
     b_n = statistics.mean(len(base[d]) for d in days)
     print(f"baseline alone: {b_n:.0f} red+yellow a Monday; warned {b_alone['warned']} "
           f"({b_alone['share']:.1%}), median lead {b_alone['median_lead']} days")
-    for scale, quiet in [(sc, q) for sc in args.scale for q in args.quiet_weeks]:
+    for scale, quiet, lower in [(sc, q, lo) for sc in args.scale for q in args.quiet_weeks for lo in args.lower_stale]:
         t1 = time.perf_counter()
-        states, events = replay_ledger(weekly, days, settings, scale, quiet)
+        states, events = replay_ledger(weekly, days, settings, scale, quiet, lower == "yes")
         rw = riskwatch_lists(states)
         r_alone = early_warning(esc, rw, days)
         rw_cut, b_cut = cut(rw, base)
@@ -349,7 +357,8 @@ def main() -> None:
         last = states[days[-1]]
         grades = last[~last["status"].isin([s.value for s in CLOSED])]["grade"].value_counts().to_dict()
         print(f"\n== thresholds x{scale:g} (yellow {settings.grading.yellow_at * scale:g}, red "
-              f"{settings.grading.red_at * scale:g}), resolved after {quiet} quiet Monday(s); ledger "
+              f"{settings.grading.red_at * scale:g}), resolved after {quiet} quiet Monday(s), stale grades lowered: "
+              f"{lower}; ledger "
               f"{time.perf_counter() - t1:.0f} s")
         print(f"riskwatch alone: {n_rw:.0f} open red+yellow a Monday (last Monday open: {grades}); warned "
               f"{r_alone['warned']} ({r_alone['share']:.1%}), median lead {r_alone['median_lead']} days")
@@ -366,7 +375,8 @@ def main() -> None:
                   f"any, max {f['max']} (cap {f['cap']}), over cap {f['over_cap_share']:.1%} of owner-Mondays")
         s = stability(states, events, days)
         print(f"stability: {s['items']} items; {s['grade_changes']} grade changes = {s['per_item_month']:.3f} per "
-              f"item per open month ({s['escalated_on_deadline']} on a missed deadline); {s['reopened']} reopenings "
+              f"item per open month ({s['escalated_on_deadline']} on a missed deadline, {s['lowered']} lowered by the "
+              f"meeting's review); {s['reopened']} reopenings "
               f"of {s['reopened_items']} items")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from riskwatch.config import load_settings
@@ -89,3 +90,15 @@ def test_ledger_grades_assigns_and_follows(db_url: str, small_config: Path, smal
     assert "override" in moved.output and "reassigned" in moved.output
     after = table(db_url, "risk_items").set_index("item_key").loc[moved_key]
     assert after["grade"] == to and after["status"] == "assigned" and STAFF[str(after["owner_id"])].role == role
+
+    # five weeks on: any red or yellow item no run has supported since is proposed for review (the rule itself:
+    # tests/test_lifecycle.py)
+    assert run(small_config, db_url, "detect", "--as-of", "2025-07-14").exit_code == 0
+    assert run(small_config, db_url, "ledger", "--as-of", "2025-07-14 08:00").exit_code == 0
+    review = run(small_config, db_url, "items", "review", "--limit", "1000")
+    assert review.exit_code == 0 and "建议降级" in review.output, review.output
+    proposed = [line.split() for line in review.output.splitlines() if " -> " in line]
+    items = table(db_url, "risk_items").set_index("item_key")
+    for words in proposed:
+        key, supported = words[3], pd.Timestamp(words[-1])
+        assert items.loc[key, "grade"] in ("red", "yellow") and supported <= pd.Timestamp("2025-06-16")

@@ -28,7 +28,7 @@ MON = pd.Timestamp("2026-11-02 04:00")
 
 def graded(*rows: tuple[str, str, float, list[str]]) -> pd.DataFrame:
     return pd.DataFrame([{"item_key": k, "grade": g, "score": s, "sentence": f"{g} {s}", "signal_keys": sig}
-                         for k, g, s, sig in rows])
+                         for k, g, s, sig in rows], columns=["item_key", "grade", "score", "sentence", "signal_keys"])
 
 
 class Ledger:
@@ -247,3 +247,42 @@ def test_progress_reported_by_the_deadline_extends_it_and_silence_after_that_esc
     assert led.run(later + pd.Timedelta(hours=1), ("person:1", "blue", 10, ["s1"]))["kind"].tolist() == ["renotified"]
     ev = led.run(later + pd.Timedelta(days=2, hours=1), ("person:1", "blue", 10, ["s1"]))
     assert ev["kind"].tolist() == ["escalated", "reassigned"]
+
+
+def test_a_grade_no_run_has_supported_for_four_weeks_is_proposed_for_review_and_lowered_by_override() -> None:
+    from riskwatch.assign.lifecycle import stale_grades
+
+    led = Ledger()
+    led.run(MON, ("person:P1", "red", 95.0, ["s1"]), ("person:P2", "yellow", 50.0, ["s2"]))
+    weeks = [MON + pd.Timedelta(weeks=k) for k in range(1, 6)]
+    for k, at in enumerate(weeks):
+        # P1 keeps signalling, but only at yellow, then blue; P2 still earns its yellow every week
+        led.run(at, ("person:P1", "yellow" if k < 2 else "blue", 50.0 if k < 2 else 20.0, [f"s1-{k}"]),
+                ("person:P2", "yellow", 48.0, [f"s2-{k}"]))
+        if k < 3:
+            assert stale_grades(led.frame, at).empty, at
+    review = stale_grades(led.frame, weeks[-1])
+    assert review["item_key"].tolist() == ["person:P1"]   # supported last on MON, 5 weeks ago
+    assert review.iloc[0]["grade"] == "red" and review.iloc[0]["proposed"] == "yellow"
+    assert led.row("person:P1")["grade"] == "red"          # nothing falls on its own
+    led.act("person:P1", "override", "A3399000", weeks[-1], "研判会：近四周证据仅为黄色", grade=Grade.YELLOW)
+    assert led.row("person:P1")["grade"] == "yellow"
+    assert stale_grades(led.frame, weeks[-1]).empty        # the override is what supports it now
+    # the lowered grade holds against the same evidence and rises again when the evidence passes it
+    led.run(weeks[-1] + pd.Timedelta(weeks=1), ("person:P1", "yellow", 50.0, ["s1-6"]))
+    assert led.row("person:P1")["grade"] == "yellow"
+    led.run(weeks[-1] + pd.Timedelta(weeks=2), ("person:P1", "red", 100.0, ["s1-7"]))
+    assert led.row("person:P1")["grade"] == "red"
+
+
+def test_an_escalation_for_a_missed_deadline_is_not_a_stale_grade() -> None:
+    from riskwatch.assign.lifecycle import stale_grades
+
+    led = Ledger()
+    led.run(MON, ("person:P1", "blue", 20.0, ["s1"]))
+    led.act("person:P1", "confirm", "A3399000", MON, "确认")
+    led.run(MON)
+    for k in range(1, 6):
+        led.run(MON + pd.Timedelta(weeks=k))
+    assert led.row("person:P1")["grade"] == "red"  # blue -> yellow -> red, no progress ever reported
+    assert stale_grades(led.frame, MON + pd.Timedelta(weeks=5)).empty

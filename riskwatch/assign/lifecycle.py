@@ -16,6 +16,9 @@ States (``Status``)::
 * a grade rises with new evidence at once (``graded_up``, with the reasons); it never falls on its own: a
   lower computed grade leaves it as it is. An analyst's override (``act(..., "override")``) holds until the
   computed score passes the score it was made against, or a computed grade above it (``override_lapsed``);
+* each run records whether its evidence still supports the grade held (``supported_at``, ``since_grade``);
+  ``stale_grades`` lists the red and yellow items no run has supported for ``policy.review_after_days``, with
+  the grade the evidence since would give: the Monday meeting's proposals to lower them by an override;
 * a resolved or verified item whose subject signals again with evidence it had not seen is reopened
   (``reopened``): satisfied on paper, back within months, was not resolved;
 * an item in progress at its deadline (its owner reported progress since the last one) gets
@@ -63,7 +66,9 @@ CLOSED = frozenset({Status.RESOLVED, Status.VERIFIED, Status.DISCARDED})
 ESCALATE = {Grade.BLUE: Grade.YELLOW, Grade.YELLOW: Grade.RED}
 
 LEDGER_COLUMNS = (ITEM_KEY, "grade", "score", "status", "owner_id", "due_at", "renotified", "override_grade",
-                  "override_score", "override_basis", "evidence", "opened_at", "updated_at")
+                  "override_score", "override_basis", "evidence", "opened_at", "updated_at", "supported_at",
+                  "since_grade")
+TIME_COLUMNS = ("due_at", "opened_at", "updated_at", "supported_at")
 EVENT_COLUMNS = (ITEM_KEY, "at", "kind", "by", "grade", "owner_id", "due_at", "note")
 SYSTEM = "riskwatch"
 
@@ -111,10 +116,11 @@ class LedgerPolicy:
     auto_confirm: frozenset[Grade] = frozenset({Grade.RED})  # grades confirmed without waiting for review
     grace_days: int = 2                                     # after a missed deadline, before escalating
     progress_days: int = 7                                  # an item in progress at its deadline gets this long
+    review_after_days: int = 28                             # a grade no run has supported this long: review it
 
 
 def empty_ledger() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in ("due_at", "opened_at", "updated_at")
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in TIME_COLUMNS
                                       else object) for c in LEDGER_COLUMNS})
 
 
@@ -140,7 +146,7 @@ def run_ledger(ledger: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp, 
             rows[key] = {ITEM_KEY: key, "grade": grade.value, "score": score, "status": Status.NEW.value,
                          "owner_id": None, "due_at": pd.NaT, "renotified": False, "override_grade": None,
                          "override_score": None, "override_basis": None, "evidence": sorted(seen),
-                         "opened_at": as_of, "updated_at": as_of}
+                         "opened_at": as_of, "updated_at": as_of, "supported_at": as_of, "since_grade": None}
             event(key, "opened", g["sentence"])
             if grade in policy.auto_confirm:
                 rows[key]["status"] = Status.CONFIRMED.value
@@ -155,6 +161,7 @@ def run_ledger(ledger: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp, 
                        renotified=False)
             event(key, "reopened", "出现新的预警信号：" + "、".join(new_evidence[:5]))
         _regrade(row, grade, score, g["sentence"], as_of, event, policy)
+        _support(row, grade, as_of)
     for key in sorted(rows):
         _follow_deadline(rows[key], as_of, policy, event)
     out = pd.DataFrame(list(rows.values()), columns=list(LEDGER_COLUMNS)) if rows else empty_ledger()
@@ -180,6 +187,32 @@ def _regrade(row: dict[str, Any], grade: Grade, score: float, sentence: str, as_
         _needs_new_owner(row, grade, as_of, event, policy)
     elif score > float(row["score"] or 0):
         row["score"] = score
+
+
+def _support(row: dict[str, Any], computed: Grade, as_of: pd.Timestamp) -> None:
+    """Record whether this run's evidence still supports the grade held: ``supported_at`` is the last run that
+    did (computed grade at or above the held one), ``since_grade`` the highest grade computed since then."""
+    if GRADE_RANK[computed] >= GRADE_RANK[Grade(row["grade"])]:
+        row.update(supported_at=as_of, since_grade=None)
+    elif not isinstance(row["since_grade"], str) or GRADE_RANK[computed] > GRADE_RANK[Grade(row["since_grade"])]:
+        row["since_grade"] = computed.value
+
+
+def stale_grades(ledger: pd.DataFrame, as_of: pd.Timestamp, policy: LedgerPolicy = LedgerPolicy()) -> pd.DataFrame:
+    """Open red and yellow items whose grade no run has supported for ``policy.review_after_days``: the Monday
+    meeting's proposals to lower them (``item_key, grade, proposed, supported_at``; ``proposed`` the highest
+    grade computed since, blue if none). Grades never fall on their own: an analyst lowers one with an
+    override, which holds until the evidence passes it again."""
+    cut = pd.Timestamp(as_of) - pd.Timedelta(days=policy.review_after_days)
+    open_ = ~ledger["status"].isin([s.value for s in CLOSED])
+    raised = ledger["grade"].isin([Grade.RED.value, Grade.YELLOW.value])
+    supported = pd.to_datetime(ledger["supported_at"]).fillna(pd.to_datetime(ledger["opened_at"]))
+    stale = ledger[open_ & raised & (supported <= cut).to_numpy()]
+    proposed = [s if isinstance(s, str) and GRADE_RANK[Grade(s)] < GRADE_RANK[Grade(g)] else Grade.BLUE.value
+                for s, g in zip(stale["since_grade"], stale["grade"], strict=True)]
+    out = pd.DataFrame({ITEM_KEY: stale[ITEM_KEY].to_numpy(), "grade": stale["grade"].to_numpy(),
+                        "proposed": proposed, "supported_at": pd.to_datetime(stale["supported_at"]).to_numpy()})
+    return out.sort_values(ITEM_KEY).reset_index(drop=True)
 
 
 def _needs_new_owner(row: dict[str, Any], grade: Grade, as_of: pd.Timestamp, event: Any, policy: LedgerPolicy) -> None:
@@ -208,7 +241,9 @@ def _follow_deadline(row: dict[str, Any], as_of: pd.Timestamp, policy: LedgerPol
         row.update(renotified=True, due_at=row["due_at"] + pd.Timedelta(days=policy.grace_days), updated_at=as_of)
         event(row[ITEM_KEY], "renotified", f"已过期限仍未化解，再次提醒，宽限 {policy.grace_days} 天")
     elif grade in ESCALATE:
-        row.update(grade=ESCALATE[grade].value, status=Status.CONFIRMED.value, renotified=False, updated_at=as_of)
+        # the missed deadline is what supports the higher grade: not a stale grade to review
+        row.update(grade=ESCALATE[grade].value, status=Status.CONFIRMED.value, renotified=False, updated_at=as_of,
+                   supported_at=as_of, since_grade=None)
         event(row[ITEM_KEY], "escalated", f"宽限期满仍未化解：{GRADE_LABELS[grade]}升为{GRADE_LABELS[ESCALATE[grade]]}，"
                                           "另行交办")
     else:
@@ -280,8 +315,8 @@ def act(ledger: pd.DataFrame, key: str, action: str, by: str, at: pd.Timestamp, 
         if grade is None:
             raise ActionError(f"{key}: override needs a grade")
         basis = row["override_basis"] if isinstance(row["override_basis"], str) else row["grade"]
-        out.loc[i, ["grade", "override_grade", "override_score", "override_basis"]] = [
-            grade.value, grade.value, row["score"], basis]
+        out.loc[i, ["grade", "override_grade", "override_score", "override_basis", "supported_at", "since_grade"]] = [
+            grade.value, grade.value, row["score"], basis, pd.Timestamp(at), None]
         if grade.value != row["grade"] and status in OPEN_WORK:
             out.loc[i, ["status", "renotified"]] = [Status.CONFIRMED.value, False]
     else:

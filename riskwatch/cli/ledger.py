@@ -104,11 +104,15 @@ def items(click_ctx: click.Context, ctx: Context, grade: str | None, owner: str 
 def items_review(ctx: Context, limit: int) -> None:
     """The review queue of the daily check and the Monday meeting (研判): new items and those being watched,
     highest grade and score first, each with why it is graded so; decide each with `items update KEY
-    --status confirmed | monitoring | discarded --note ... --by ANALYST`."""
+    --status confirmed | monitoring | discarded --note ... --by ANALYST`. Then the red and yellow items that
+    no run has supported for four weeks, with the grade the evidence since would give: lower one with
+    `items update KEY --grade ... --note ... --by ANALYST` (grades never fall on their own)."""
+    from riskwatch.assign.lifecycle import stale_grades
     from riskwatch.store import ledger as store
 
     with ctx.session() as session:
         frame = store.load_items(session)
+        last = store.latest_run(session)
     waiting = frame[frame["status"].isin(["new", "monitoring"])]
     waiting = waiting.assign(_rank=waiting["grade"].map(lambda g: -GRADE_RANK[Grade(g)]),
                              _new=waiting["status"] != "new")
@@ -126,6 +130,18 @@ def items_review(ctx: Context, limit: int) -> None:
         click.echo(f"  ... {len(waiting) - limit} more (--limit)")
     if len(waiting):
         click.echo("decide: riskwatch items update KEY --status confirmed|monitoring|discarded --note 理由 --by 研判员ID")
+    if last is None or frame.empty:
+        return
+    stale = stale_grades(frame, pd.Timestamp(last["as_of"]))
+    click.echo(f"建议降级 grades to review: {len(stale)} red / yellow item(s) no run has supported for four weeks "
+               f"(as of the ledger run of {pd.Timestamp(last['as_of']):%Y-%m-%d})")
+    for row in stale.head(limit).itertuples():
+        click.echo(f"  {GRADE_LABELS[row.grade]} -> {GRADE_LABELS[row.proposed]}  {row.item_key:<34} "
+                   f"last supported {pd.Timestamp(row.supported_at):%Y-%m-%d}")
+    if len(stale) > limit:
+        click.echo(f"  ... {len(stale) - limit} more (--limit)")
+    if len(stale):
+        click.echo("lower: riskwatch items update KEY --grade yellow|blue --note 理由 --by 研判员ID")
 
 
 @items.command("show")

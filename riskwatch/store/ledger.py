@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from riskwatch.assign.lifecycle import EVENT_COLUMNS
+from riskwatch.assign.lifecycle import EVENT_COLUMNS, TIME_COLUMNS
 from riskwatch.assign.step import ITEM_COLUMNS
 from riskwatch.schema import ITEM_KEY
 from riskwatch.store.cases import dialect_insert, frame_records
@@ -23,7 +23,6 @@ items_table = RiskItem.__table__
 events_table = RiskItemEvent.__table__
 runs_table = LedgerRun.__table__
 JSON_COLUMNS = ("evidence", "case_keys", "chain", "reasons")
-TIME_COLUMNS = ("due_at", "opened_at", "updated_at")
 
 
 def load_items(session: Session, keys: Sequence[str] | None = None) -> pd.DataFrame:

@@ -559,6 +559,8 @@ class RiskItem(Base):
     sentence: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[ts]
     updated_at: Mapped[ts]
+    supported_at: Mapped[ts_opt]  # the last run whose evidence reached the grade held (migration 0007)
+    since_grade: Mapped[str | None] = mapped_column(String(8))  # the highest grade computed since then
 
 
 class RiskItemEvent(Base):
