@@ -286,3 +286,15 @@ def test_an_escalation_for_a_missed_deadline_is_not_a_stale_grade() -> None:
         led.run(MON + pd.Timedelta(weeks=k))
     assert led.row("person:P1")["grade"] == "red"  # blue -> yellow -> red, no progress ever reported
     assert stale_grades(led.frame, MON + pd.Timedelta(weeks=5)).empty
+
+
+def test_a_lowered_grade_rises_again_with_new_evidence_above_it_but_not_with_the_old() -> None:
+    led = Ledger()
+    led.run(MON, ("person:P1", "red", 120.0, ["s1"]))
+    led.act("person:P1", "override", "A3399000", MON + pd.Timedelta(days=28), "四周证据不足，降为黄色", grade=Grade.YELLOW)
+    led.run(MON + pd.Timedelta(days=35), ("person:P1", "red", 95.0, ["s1"]))      # the same signal: holds
+    assert led.row("person:P1")["grade"] == "yellow"
+    led.run(MON + pd.Timedelta(days=42), ("person:P1", "yellow", 60.0, ["s1", "s2"]))  # new, not above: holds
+    assert led.row("person:P1")["grade"] == "yellow"
+    ev = led.run(MON + pd.Timedelta(days=49), ("person:P1", "red", 95.0, ["s1", "s2", "s3"]))
+    assert "override_lapsed" in ev["kind"].tolist() and led.row("person:P1")["grade"] == "red"

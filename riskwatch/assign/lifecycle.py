@@ -15,7 +15,8 @@ States (``Status``)::
   (``confirmed``), the others wait for the analyst's review (``act(..., "confirm")``);
 * a grade rises with new evidence at once (``graded_up``, with the reasons); it never falls on its own: a
   lower computed grade leaves it as it is. An analyst's override (``act(..., "override")``) holds until the
-  computed score passes the score it was made against, or a computed grade above it (``override_lapsed``);
+  computed score passes the score it was made against, or a computed grade above it, or new evidence (signals
+  the item had not seen) grades the item above the grade it was set to (``override_lapsed``);
 * each run records whether its evidence still supports the grade held (``supported_at``, ``since_grade``);
   ``stale_grades`` lists the red and yellow items no run has supported for ``policy.review_after_days``, with
   the grade the evidence since would give: the Monday meeting's proposals to lower them by an override;
@@ -160,7 +161,7 @@ def run_ledger(ledger: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp, 
             row.update(status=Status.REOPENED.value, owner_id=row["owner_id"], updated_at=as_of, due_at=pd.NaT,
                        renotified=False)
             event(key, "reopened", "出现新的预警信号：" + "、".join(new_evidence[:5]))
-        _regrade(row, grade, score, g["sentence"], as_of, event, policy)
+        _regrade(row, grade, score, g["sentence"], as_of, event, policy, bool(new_evidence))
         _support(row, grade, as_of)
     for key in sorted(rows):
         _follow_deadline(rows[key], as_of, policy, event)
@@ -169,11 +170,14 @@ def run_ledger(ledger: pd.DataFrame, graded: pd.DataFrame, as_of: pd.Timestamp, 
 
 
 def _regrade(row: dict[str, Any], grade: Grade, score: float, sentence: str, as_of: pd.Timestamp, event: Any,
-             policy: LedgerPolicy) -> None:
+             policy: LedgerPolicy, new_evidence: bool = False) -> None:
     """Raise the grade with new evidence; an override holds until the evidence passes what it was made
-    against (a higher score, or a higher computed grade than then)."""
+    against (a higher score, or a higher computed grade than then), or new evidence grades the item above the
+    grade it was set to."""
     if isinstance(row["override_grade"], str) and row["override_grade"]:
-        lapses = score > float(row["override_score"]) or GRADE_RANK[grade] > GRADE_RANK[Grade(row["override_basis"])]
+        rank = GRADE_RANK[grade]
+        lapses = (score > float(row["override_score"]) or rank > GRADE_RANK[Grade(row["override_basis"])]
+                  or (new_evidence and rank > GRADE_RANK[Grade(row["override_grade"])]))
         if not lapses:
             return
         row.update(override_grade=None, override_score=None, override_basis=None, grade=grade.value, score=score,
