@@ -56,6 +56,7 @@ class SheetLayout:
     wrap: frozenset[str] = frozenset()
     landscape: bool = True
     footer: str = "第 &P 页，共 &N 页"
+    grid: bool = True  # data cells boxed (and wrapped); False: plain cells, empty ones not written at all
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path,
@@ -80,12 +81,22 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path,
             head = wb.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "text_wrap": True,
                                   "valign": "vcenter", "align": "center"}) if layout is not None else None
             ws.write_row(top, 0, list(safe.columns), head)
-            wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1}) if layout is not None else None
-            for i, row in enumerate(safe.itertuples(index=False), start=top + 1):
+            wrap = (wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
+                    if layout is not None and layout.grid else None)
+            # Columns as Python lists first: iterating Arrow-backed string columns cell by cell is slow.
+            columns = [safe[c].tolist() for c in safe.columns]
+            if layout is not None and not layout.grid:  # column by column, trailing blanks never visited
+                for j, values in enumerate(columns):
+                    while values and _cell(values[-1]) is None:
+                        values.pop()
+                    ws.write_column(top + 1, j, [_cell(v) for v in values])
+                continue
+            for i, row in enumerate(zip(*columns, strict=True), start=top + 1):
                 ws.write_row(i, 0, [_cell(v) for v in row], wrap)
-                if layout is not None:  # spreadsheets do not grow a row for wrapped text on their own
+                if layout is not None and layout.wrap:  # spreadsheets do not grow a row for wrapped text
                     lines = _lines(row, list(safe.columns), layout)
-                    ws.set_row(i, 15 * (lines + (1 if lines > 1 else 0)))
+                    if lines > 1:
+                        ws.set_row(i, 15 * (lines + 1))
     finally:
         wb.close()
 
