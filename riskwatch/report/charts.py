@@ -46,6 +46,7 @@ _MUTED = "#595959"
 
 FORECAST_PLOT_COLUMNS: tuple[str, ...] = (S.DS, S.YHAT, *S.INTERVAL_COLUMNS)
 _SAVE_FORMATS = {".png": "png", ".pdf": "pdf"}
+_SVG_SALT = "riskwatch"  # fixed ids inside SVG files: the same figure gives the same bytes
 
 
 def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, title: str, freq: str = "W",
@@ -200,3 +201,20 @@ class _DateFormatter(ticker.Formatter):
         step = float(np.min(np.diff(values))) if len(values) > 1 else 0.0
         fmt = "%Y年" if step >= 365 else "%Y-%m" if step >= 28 else "%Y-%m-%d"
         return [mdates.num2date(v).strftime(fmt) for v in values]
+
+
+def figure_image(fig: Figure, fmt: str = "svg") -> bytes:
+    """The figure as image bytes for a report ``document.Figure``: ``svg`` (vector, text as paths, so no
+    font is needed to show it) or ``png`` at 150 dpi. The same figure gives the same bytes (no date in the
+    file, fixed SVG ids)."""
+    import io
+
+    import matplotlib
+
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"figure_image: format {fmt!r}, expected svg or png")
+    buffer = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT, "svg.fonttype": "path"}):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+    return buffer.getvalue()
