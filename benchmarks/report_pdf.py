@@ -7,18 +7,22 @@ Chinese, a table of contents, 8 tables (10 to 40 rows, some running over a page,
 4,300 synthetic cases), 6 matplotlib charts (SVG) and paragraphs. Its figures are invented; only its shape
 is a monthly report's. Fonts are the project's (``riskwatch.report.fonts``).
 
-Routes, alternated within each run so that both see the same machine load:
+Each measurement runs in a fresh process, as a report command would (Typst memoizes layouts within a
+process: compiling the same document a second time takes a tenth of the first). Routes, alternated within
+each run so that both see the same machine load:
 - ``typst``: ``riskwatch.report.pdf.render_pdf`` (template ``report/templates/report.typ``);
 - ``weasyprint``: the page of ``riskwatch.report.html_page.render_html`` with print CSS (A4, running header,
   page numbers, contents with page numbers, the same two fonts by ``@font-face`` from the font files).
-Also timed: drawing the 6 charts, the HTML (``render_html``) and the XLSX annex (``write_annex``), that is
-what one monthly report costs beyond reading the store. Medians over ``--runs``; page counts, sizes and the
+Also timed: building the document with its 6 charts, the HTML (``render_html``) and the XLSX annex
+(``write_annex``): what one monthly report costs beyond reading the store and computing its figures. Medians over ``--runs``; page counts, sizes and the
 embedded fonts (``pdffonts``) of each route's PDF are printed, and both PDFs are left in ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import statistics
 import subprocess
@@ -68,6 +72,8 @@ def _cases(rng: np.random.Generator, n: int, prefix: str, cats: list[str], towns
 
 
 def _chart(kind: str, rng: np.random.Generator, title: str) -> bytes:
+    """A chart as a report draws one: text width, no title of its own (the caption is its title), black and
+    grey with line styles and hatching, so that it reads the same printed in black and white."""
     use_cjk_font()
     fig = MplFigure(figsize=(TEXT_WIDTH_INCHES, 2.9), layout="constrained")
     FigureCanvasAgg(fig)
@@ -78,7 +84,7 @@ def _chart(kind: str, rng: np.random.Generator, title: str) -> bytes:
         ax.plot(x, 3600 + 380 * np.sin(x / 2 + 0.3) + rng.normal(0, 120, 24), color="black", linewidth=1.3,
                 linestyle=(0, (4, 2)), label="上年同期")
         ax.set_xticks(x[::4], [f"{2025 + (m // 12)}-{m % 12 + 1:02d}" for m in x[::4]])
-        ax.legend(frameon=False, loc="upper left")
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
         ax.set_ylabel("件数")
     else:
         labels = [f"类别{c}" for c in "甲乙丙丁戊己庚辛"]
@@ -88,11 +94,10 @@ def _chart(kind: str, rng: np.random.Generator, title: str) -> bytes:
         ax.barh(y + 0.2, v2, height=0.4, color="white", edgecolor="black", hatch="///", label="上月")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
-        ax.legend(frameon=False, loc="lower right")
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
         ax.set_xlabel("件数")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title(title, loc="left", fontsize=11)
     return figure_image(fig, "svg")
 
 
@@ -156,18 +161,18 @@ def sample_document(seed: int = 14) -> Document:
         (Cell(str(i + 1)), Cell(str(rng.choice(["红色", "黄色", "蓝色"]))), Cell(f"{rng.choice(cats)} · {rng.choice(towns)}"),
          Cell(f"{rng.choice(cats)} · {rng.choice(towns)}：10 月 19 日当周 {rng.integers(20, 60)} 件，预期 {rng.integers(8, 19)} 件"
               f"（预警上限 {rng.integers(19, 25)}），为 2023 年 1 月以来最高；集中于 {rng.integers(2, 5)} 个小区，与物业服务合同到期有关。"))
-        for i in range(14)), widths=(1, 1.2, 4, 9))
+        for i in range(14)), widths=(0, 0, 4, 9))
     persons = Table("t-persons", "重复信访人（前 20 名，姓名已遮蔽）", ("序号", "信访人", "件数", "事项", "最高层级", "所在街道"), tuple(
         (Cell(str(i + 1)), Cell.person(str(rng.choice(list("张王李赵刘陈杨黄周吴"))) + "某某"),
          Cell.count(month[j]["key"] for j in rng.choice(len(month), int(rng.integers(3, 12)), replace=False)),  # type: ignore[misc]
          Cell(f"{rng.choice(cats)}：要求解决{rng.choice(['拖欠工资', '拆迁补偿', '房屋质量', '物业收费'])}问题"),
          Cell(str(rng.choice(["区", "市", "省", "进京"]))), Cell(str(rng.choice(towns)))) for i in range(20)),
-        widths=(1, 1.6, 1.2, 6, 1.6, 2.4))
+        widths=(0, 0, 0, 6, 0, 2.4))
     ledger = Table("t-ledger", "领导包案清单（红色、黄色事项）", ("序号", "等级", "事项", "包案人", "化解期限", "最新进展"), tuple(
         (Cell(str(i + 1)), Cell("红色" if i < 9 else "黄色"), Cell(f"{rng.choice(cats)} · {rng.choice(towns)}：{rng.integers(5, 40)} 人联名反映"),
          Cell(f"{rng.choice(list('张王李赵刘'))}*（{rng.choice(['副区长', '街道主任', '副县长', '镇党委书记'])}）"),
          Cell(f"2026-11-{int(rng.integers(3, 28)):02d}"), Cell(str(rng.choice(["已约谈信访人，正在协调补偿方案", "已召开协调会", "已交办住建部门", "—"]))))
-        for i in range(32)), widths=(1, 1.2, 6, 3, 2.2, 5))
+        for i in range(32)), widths=(0, 0, 6, 3, 0, 5))
     details = CaseDetails(("渠道", "类别", "街道", "状态"), {
         r["key"]: (str(r["channel"]), str(r["category"]), str(r["town"]), str(r["status"])) for r in month + last + year})
     charts = [_chart("line" if i % 2 == 0 else "bar", rng, t) for i, t in enumerate(
@@ -200,14 +205,15 @@ def sample_document(seed: int = 14) -> Document:
 
 
 PRINT_CSS = """
-@font-face {{ font-family: "Noto Sans SC"; src: url("{sans}"); }}
-@font-face {{ font-family: "Noto Serif SC"; src: url("{serif}"); }}
+@font-face {{ font-family: "RW Sans"; src: url("{sans}"); }}
+@font-face {{ font-family: "RW Serif"; src: url("{serif}"); }}
 @page {{ size: A4; margin: 2.6cm 2.2cm 2.3cm;
-  @top-left {{ content: "{title}"; font: 8.5pt "Noto Sans SC"; color: #595959; }}
-  @top-right {{ content: "{period}"; font: 8.5pt "Noto Sans SC"; color: #595959; }}
-  @bottom-center {{ content: "第 " counter(page) " 页，共 " counter(pages) " 页"; font: 8.5pt "Noto Sans SC"; }} }}
-body {{ font-family: "Noto Serif SC"; font-size: 10.5pt; max-width: none; padding: 0; }}
-h1, h2, h3, th, td, figcaption {{ font-family: "Noto Sans SC"; }}
+  @top-left {{ content: "{title}"; font: 8.5pt "RW Sans"; color: #595959; }}
+  @top-right {{ content: "{period}"; font: 8.5pt "RW Sans"; color: #595959; }}
+  @bottom-center {{ content: "第 " counter(page) " 页，共 " counter(pages) " 页"; font: 8.5pt "RW Sans"; }} }}
+body {{ font-family: "RW Serif" !important; font-size: 10.5pt !important; max-width: none !important;
+        padding: 0 !important; }}
+h1, h2, h3, th, td, figcaption, nav {{ font-family: "RW Sans" !important; }}
 nav.toc a::after {{ content: leader(".") target-counter(attr(href), page); }}
 nav.toc {{ page-break-after: always; }}
 thead {{ display: table-header-group; }}
@@ -215,11 +221,17 @@ thead {{ display: table-header-group; }}
 
 
 def weasyprint_pdf(document: Document, html_path: Path, out: Path) -> None:
+    """The report page through weasyprint with ``PRINT_CSS`` as a user stylesheet (``!important`` where it
+    must win over the page's own screen CSS); the fonts are the project's files, under family names no system
+    font has, so that fontconfig cannot slip in a font of the machine."""
     import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
 
+    fonts = FontConfiguration()
     css = PRINT_CSS.format(sans=sans_font_path().as_uri(), serif=serif_font_path().as_uri(),
                            title=document.title, period=document.period)
-    weasyprint.HTML(filename=str(html_path)).write_pdf(str(out), stylesheets=[weasyprint.CSS(string=css)])
+    weasyprint.HTML(filename=str(html_path)).write_pdf(
+        str(out), stylesheets=[weasyprint.CSS(string=css, font_config=fonts)], font_config=fonts)
 
 
 def _pages(pdf: Path) -> int:
@@ -228,42 +240,65 @@ def _pages(pdf: Path) -> int:
     return len(PdfReader(pdf).pages)
 
 
+def measure_once(route: str, out: Path) -> dict[str, float]:
+    """One report in this (fresh) process: the document with its charts, then ``route`` (``typst`` also
+    writes the HTML and the XLSX annex, as the report command will). Seconds per step."""
+    times = {}
+    t0 = time.perf_counter()
+    doc = sample_document()
+    times["document+charts"] = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        html = Path(tmp) / "report.html"
+        t0 = time.perf_counter()
+        render_html(doc, html)
+        times["html"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if route == "typst":
+            render_pdf(doc, out / "sample_typst.pdf")
+        else:
+            weasyprint_pdf(doc, html, out / "sample_weasyprint.pdf")
+        times[route] = time.perf_counter() - t0
+        if route == "typst":
+            t0 = time.perf_counter()
+            write_annex(doc, Path(tmp) / "annex.xlsx")
+            times["xlsx"] = time.perf_counter() - t0
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default="reports/sample")
     ap.add_argument("--skip-weasyprint", action="store_true")
+    ap.add_argument("--one", choices=["typst", "weasyprint"], help=argparse.SUPPRESS)  # a child's single run
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {sys.version.split()[0]}")
+    if args.one:
+        print(json.dumps(measure_once(args.one, out)))
+        return
+    print(f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {sys.version.split()[0]}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    # Each run is a fresh process: Typst memoizes layouts within a process (a second compile of the same
+    # document takes a tenth of the first), and a report command runs once per process.
     times: dict[str, list[float]] = {k: [] for k in ("document+charts", "typst", "weasyprint", "html", "xlsx")}
     for run in range(args.runs):
-        t0 = time.perf_counter()
-        doc = sample_document()
-        times["document+charts"].append(time.perf_counter() - t0)
-        with tempfile.TemporaryDirectory() as tmp:
-            html = Path(tmp) / "report.html"
+        routes = ["typst"] if args.skip_weasyprint else ["typst", "weasyprint"][:: 1 if run % 2 == 0 else -1]
+        for route in routes:
             t0 = time.perf_counter()
-            render_html(doc, html)
-            times["html"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            write_annex(doc, Path(tmp) / "annex.xlsx")
-            times["xlsx"].append(time.perf_counter() - t0)
-            order = ["typst", "weasyprint"] if run % 2 == 0 else ["weasyprint", "typst"]
-            for route in order:
-                if route == "weasyprint" and args.skip_weasyprint:
-                    continue
-                t0 = time.perf_counter()
-                if route == "typst":
-                    render_pdf(doc, out / "sample_typst.pdf")
-                else:
-                    weasyprint_pdf(doc, html, out / "sample_weasyprint.pdf")
-                times[route].append(time.perf_counter() - t0)
-        print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
+            child = subprocess.run([sys.executable, __file__, "--one", route, "--out", str(out)], check=True,
+                                   capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            got = json.loads(child.stdout.strip().splitlines()[-1])
+            for k, v in got.items():
+                if k != "document+charts" or route == "typst":
+                    times[k].append(v)
+            print(f"run {run + 1} {route}: " + ", ".join(f"{k} {v:.2f} s" for k, v in got.items())
+                  + f" (process {wall:.1f} s)", flush=True)
+    doc = sample_document()
     render_html(doc, out / "sample.html")
     write_annex(doc, out / "sample.xlsx")
-    print("\nmedians over", args.runs, "runs:")
+    print(f"\nmedians over {args.runs} runs (load average now {os.getloadavg()[0]:.2f}):")
     for k, v in times.items():
         if v:
             print(f"  {k:16s} {statistics.median(v):7.2f} s   (min {min(v):.2f}, max {max(v):.2f})")
@@ -274,9 +309,10 @@ def main() -> None:
                   f"{statistics.median(times[route]) / _pages(pdf):.3f} s a page")
             print(subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout.rstrip())
     if times["weasyprint"]:
-        print(f"\nratio weasyprint / typst (medians): {statistics.median(times['weasyprint']) / statistics.median(times['typst']):.0f}")
+        ratio = statistics.median(times["weasyprint"]) / statistics.median(times["typst"])
+        print(f"\nratio weasyprint / typst (medians): {ratio:.0f}")
     one = sum(statistics.median(times[k]) for k in ("document+charts", "typst", "html", "xlsx"))
-    print(f"one report with the typst route (document and charts + PDF + HTML + XLSX): {one:.2f} s")
+    print(f"one report by the typst route (document and charts + PDF + HTML + XLSX): {one:.2f} s")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def test_pdf_pages_fonts_text_contents_and_header(rendered: dict[str, Path]) -> 
     assert "张*" in body and "张三丰" not in body and "王小明" not in body
     assert '#panic("typstmarkupisdata")*不加粗*$x$<b>不是标签</b>' in body                  # data, not markup
     assert EMPTY_TABLE in body
-    assert "XLSX附件见“表1案件”工作表" in body
+    assert "“表n案件”工作表" in first
 
 
 def test_pdf_same_document_same_bytes_without_warnings(rendered: dict[str, Path], tmp_path: Path,

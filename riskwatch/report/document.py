@@ -112,7 +112,8 @@ class Paragraph:
 class Table:
     """A table: ``columns`` (Chinese headers) and ``rows`` of cells, as wide as the columns.
 
-    ``widths``: relative column widths (default: as the content needs); ``numeric``: right-aligned columns
+    ``widths``: relative column widths, 0 for a column as wide as its content (default: equal widths across
+    the text width; give widths when one column holds sentences); ``numeric``: right-aligned columns
     (default: those whose cells all hold numbers); ``note``: printed under the table; ``empty``: the
     sentence printed instead of a table without rows.
     """
@@ -130,8 +131,10 @@ class Table:
         for n, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise ValueError(f"Table {self.id!r}: row {n} has {len(row)} cells for {len(self.columns)} columns")
-        if self.widths is not None and len(self.widths) != len(self.columns):
-            raise ValueError(f"Table {self.id!r}: {len(self.widths)} widths for {len(self.columns)} columns")
+        if self.widths is not None and (len(self.widths) != len(self.columns) or min(self.widths, default=0) < 0
+                                        or not any(self.widths)):
+            raise ValueError(f"Table {self.id!r}: widths {self.widths} for {len(self.columns)} columns "
+                             "(one per column, none negative, not all 0)")
 
     @classmethod
     def from_frame(cls, id: str, caption: str, frame: pd.DataFrame, **options: object) -> Table:

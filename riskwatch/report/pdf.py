@@ -4,7 +4,8 @@ Chosen over HTML + CSS through weasyprint by measurement (``benchmarks/report_pd
 the same 12-page Chinese document Typst takes a fraction of a second, weasyprint many seconds. The layout
 is one template, ``templates/report.typ``: title block and contents on the first page, a running header
 with the title and the period from the second, 第 n 页，共 N 页 at the foot, numbered headings, tables
-whose header row repeats when they run over a page, figures with their captions.
+whose header row repeats when they run over a page, figures with their captions; when any number is
+traced, a note under the contents says where the case lists are (the HTML, the annex's sheets).
 
 The document goes to Typst as data: ``document_json`` turns it into JSON that the template reads
 (``json("doc.json")``), so no text of a case or a caption is ever parsed as Typst markup. Fonts are the
@@ -31,13 +32,15 @@ from riskwatch.report.document import (
     Table,
     block_labels,
     section_numbers,
+    traces,
 )
 from riskwatch.schema import RiskwatchError
 
 log = logging.getLogger(__name__)
 
 TEMPLATE = "report.typ"
-TRACED_NOTE = "表中数字所对应的案件清单：HTML 版点击数字可见，XLSX 附件见“{label} 案件”工作表。"
+TRACED_NOTE = ("说明：报告中的统计数字均可追溯到所依据的案件。在本报告的 HTML 版中点击数字即可查看案件清单；"
+               "XLSX 附件中“表 n 案件”工作表列出表 n 各数字对应的案件编号，“案件明细”工作表列出各案件的基本情况。")
 TEXT_WIDTH_INCHES = 6.5  # A4 less the 2.2 cm margins: a chart drawn this wide prints at its own font sizes
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -105,6 +108,7 @@ def document_json(document: Document, image_folder: Path | None = None) -> dict[
         "date": [document.as_of.year, document.as_of.month, document.as_of.day],
         "as_of_text": f"数据截至 {document.as_of.year} 年 {document.as_of.month} 月 {document.as_of.day} 日",
         "empty": document.empty, "body": body,
+        "traced_note": TRACED_NOTE if any(True for _ in traces(document)) else "",
     }
 
 
@@ -114,13 +118,10 @@ def _block(block: Paragraph | Table | Figure, labels: dict[str, str], image_fold
             {"text": s.text, "ref": s.ref, "ref_label": labels.get(s.ref, "")} for s in block.sentences]}
     if isinstance(block, Table):
         right = block.right_aligned()
-        note = block.note
-        if block.traced and block.rows:
-            note = (note + " " if note else "") + TRACED_NOTE.format(label=labels[block.id])
         return {"kind": "table", "id": block.id, "label": labels[block.id], "caption": block.caption,
                 "columns": list(block.columns), "rows": [[c.text for c in row] for row in block.rows],
                 "right": sorted(right), "widths": list(block.widths) if block.widths else None,
-                "note": note, "empty": block.empty}
+                "note": block.note, "empty": block.empty}
     if image_folder is None:
         return None
     image_folder.mkdir(parents=True, exist_ok=True)
