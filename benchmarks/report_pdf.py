@@ -167,7 +167,7 @@ def sample_document(seed: int = 14) -> Document:
          Cell.count(month[j]["key"] for j in rng.choice(len(month), int(rng.integers(3, 12)), replace=False)),  # type: ignore[misc]
          Cell(f"{rng.choice(cats)}：要求解决{rng.choice(['拖欠工资', '拆迁补偿', '房屋质量', '物业收费'])}问题"),
          Cell(str(rng.choice(["区", "市", "省", "进京"]))), Cell(str(rng.choice(towns)))) for i in range(20)),
-        widths=(0, 0, 0, 6, 0, 2.4))
+        widths=(0, 0, 0, 6, 0, 2.4), label_column=1)
     ledger = Table("t-ledger", "领导包案清单（红色、黄色事项）", ("序号", "等级", "事项", "包案人", "化解期限", "最新进展"), tuple(
         (Cell(str(i + 1)), Cell("红色" if i < 9 else "黄色"), Cell(f"{rng.choice(cats)} · {rng.choice(towns)}：{rng.integers(5, 40)} 人联名反映"),
          Cell(f"{rng.choice(list('张王李赵刘'))}*（{rng.choice(['副区长', '街道主任', '副县长', '镇党委书记'])}）"),

@@ -138,6 +138,8 @@ def test_model_refuses_what_renderers_could_not_show() -> None:
         Document(TITLE, PERIOD, AS_OF, (Section("一", (Paragraph.of(Sentence("见", ref="nowhere")),)),))
     with pytest.raises(ValueError, match="row 0 has 1 cells for 2 columns"):
         Table("t", "表", ("a", "b"), ((Cell("x"),),))
+    with pytest.raises(ValueError, match="label_column 2 outside"):
+        Table("t", "表", ("a", "b"), (), label_column=2)
     with pytest.raises(ValueError, match="not"):
         Document(TITLE, PERIOD, AS_OF, (Section("一", (Figure("1 图", "图", b""),)),))
 
@@ -309,6 +311,8 @@ def test_xlsx_sheets_headers_frozen_neutralized_and_traces(rendered: dict[str, P
     for label, n in counts.items():
         assert int(re.search(r"（([\d,]+) 件）$", label).group(1)) == n, label
     assert counts["合计 · 本月（15 件）"] == 15
+    assert {r[0] for r in wb["表 2 案件"].iter_rows(min_row=3, values_only=True)} == {"张* · 件数（4 件）",
+                                                                                   "李* · 件数（2 件）"}
     assert wb["表 3 本月群体访"]["A3"].value == EMPTY_TABLE
     details = wb[CASES_SHEET]
     assert [c.value for c in details[2]] == ["来源", "案件编号", "渠道", "信访人"]

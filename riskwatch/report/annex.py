@@ -93,11 +93,10 @@ def _table_frame(table: Table) -> pd.DataFrame:
 
 def _cell_traces(table: Table) -> list[tuple[str, Trace]]:
     out = []
-    for row in table.rows:
+    for i, row in enumerate(table.rows):
         for j, cell in enumerate(row):
             if cell.trace is not None:
-                what = f"{row[0].text} · {table.columns[j]}" if j else f"{table.columns[0]} · {cell.text}"
-                out.append((what, cell.trace))
+                out.append((table.cell_title(i, j), cell.trace))
     return out
 
 

@@ -115,7 +115,8 @@ class Table:
     ``widths``: relative column widths, 0 for a column as wide as its content (default: equal widths across
     the text width; give widths when one column holds sentences); ``numeric``: right-aligned columns
     (default: those whose cells all hold numbers); ``note``: printed under the table; ``empty``: the
-    sentence printed instead of a table without rows.
+    sentence printed instead of a table without rows; ``label_column``: the column that names a row (a case list
+    is titled ``<that cell> · <column>``; give 1 when column 0 is a 序号).
     """
 
     id: str
@@ -126,8 +127,11 @@ class Table:
     numeric: frozenset[int] | None = None
     note: str = ""
     empty: str = EMPTY_TABLE
+    label_column: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.label_column < max(1, len(self.columns)):
+            raise ValueError(f"Table {self.id!r}: label_column {self.label_column} outside its {len(self.columns)} columns")
         for n, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise ValueError(f"Table {self.id!r}: row {n} has {len(row)} cells for {len(self.columns)} columns")
@@ -141,6 +145,13 @@ class Table:
         """A table of plain values (no traces) from a frame: its columns are the headers."""
         rows = tuple(tuple(Cell.of(v) for v in row) for row in frame.itertuples(index=False))
         return cls(id, caption, tuple(str(c) for c in frame.columns), rows, **options)  # type: ignore[arg-type]
+
+    def cell_title(self, row: int, col: int) -> str:
+        """What a traced cell counts, in words: ``<the row's label> · <the column>``."""
+        label = self.rows[row][self.label_column].text
+        if col == self.label_column:
+            return f"{self.columns[col]} · {label}"
+        return f"{label} · {self.columns[col]}"
 
     @property
     def traced(self) -> bool:

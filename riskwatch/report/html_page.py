@@ -169,8 +169,7 @@ class _Page:
                 text, attrs = escape(cell.text), ' class="num"' if j in right else ""
                 if cell.trace is not None:
                     anchor = cell_anchor(table, i, j)
-                    what = f"{row[0].text} · {table.columns[j]}" if j else f"{table.columns[0]} · {cell.text}"
-                    text = self._link(table.id, anchor, f"{label} · {what}", cell.trace, text, anchor)
+                    text = self._link(table.id, anchor, f"{label} · {table.cell_title(i, j)}", cell.trace, text, anchor)
                     attrs += f' id="{anchor}"'
                 cells.append(f"<td{attrs}>{text}</td>")
             rows.append(f"<tr>{''.join(cells)}</tr>")
