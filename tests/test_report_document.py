@@ -48,7 +48,7 @@ from riskwatch.report.document import (
 )
 from riskwatch.report.fonts import use_cjk_font
 from riskwatch.report.html_page import render_html
-from riskwatch.report.pdf import render_pdf
+from riskwatch.report.pdf import missing_glyphs, render_pdf
 
 AS_OF = date(2026, 11, 1)
 TITLE = "临海市信访和热线月度风险预警报告"
@@ -338,3 +338,13 @@ def test_section_without_tables_and_only_empty_tables(tmp_path: Path) -> None:
     assert "本月无受理。" in text and EMPTY_TABLE in text
     wb = load_workbook(write_annex(doc, tmp_path / "a.xlsx"))
     assert wb.sheetnames == [INDEX_SHEET, "表 1 无"]
+
+
+def test_characters_the_fonts_cannot_draw_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    doc = Document(TITLE, PERIOD, AS_OF, (Section("总体情况", (Paragraph.of("群众留言😀，生僻字𪚥。"),
+                                                              Table("t", "表", ("项目",), ((Cell("\u2028正常"),),)))),))
+    assert missing_glyphs(doc) == ["😀", "𪚥"]
+    assert missing_glyphs(small_document()) == []
+    with caplog.at_level(logging.WARNING, logger="riskwatch.report.pdf"):
+        render_pdf(doc, tmp_path / "glyphs.pdf")
+    assert any("😀 (U+1F600)" in r.getMessage() and "𪚥 (U+2A6A5)" in r.getMessage() for r in caplog.records)

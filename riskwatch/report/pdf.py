@@ -16,6 +16,7 @@ machine the same. The PDF's dates are the document's as-of, so the same document
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tempfile
@@ -33,6 +34,7 @@ from riskwatch.report.document import (
     block_labels,
     section_numbers,
     traces,
+    walk,
 )
 from riskwatch.schema import RiskwatchError
 
@@ -52,7 +54,8 @@ class ReportRenderError(RiskwatchError):
 def render_pdf(document: Document, path: Path) -> Path:
     """Write ``document`` as an A4 PDF to ``path`` (the folder is created); returns ``path``.
 
-    Typst's warnings (a glyph missing from the font, an image it could not read) are logged.
+    Typst's warnings and the characters no report font can draw (``missing_glyphs``: Typst would print an
+    empty box for them, silently) are logged as warnings.
 
     Raises
     ------
@@ -80,8 +83,45 @@ def render_pdf(document: Document, path: Path) -> Path:
             raise ReportRenderError(f"render_pdf: Typst failed: {exc.message}\n{exc.diagnostic}") from exc
     for w in warnings:
         log.warning("render_pdf: Typst: %s", w.message)
+    missing = missing_glyphs(document)
+    if missing:  # Typst draws an empty box for them and says nothing
+        log.warning("render_pdf: the report fonts have no glyph for %s",
+                    ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in missing))
     path.write_bytes(pdf)
     return path
+
+
+def missing_glyphs(document: Document) -> list[str]:
+    """The characters of the document's text that neither report font can draw (an emoji, a rare 汉字
+    outside the fonts' 30,000), sorted; whitespace and control characters are not counted."""
+    used = set(document.title + document.period + document.issuer + document.empty)
+    for _, section in walk(document.sections):
+        used.update(section.heading)
+        for block in section.blocks:
+            if isinstance(block, Paragraph):
+                for sentence in block.sentences:
+                    used.update(sentence.text)
+            elif isinstance(block, Table):
+                used.update("".join(block.columns) + block.caption + block.note + block.empty)
+                for row in block.rows:
+                    for cell in row:
+                        used.update(cell.text)
+            else:
+                used.update(block.caption + block.note)
+    covered = _covered_code_points()
+    return sorted(ch for ch in used if ord(ch) not in covered and ch.isprintable() and not ch.isspace())
+
+
+@functools.lru_cache(maxsize=1)
+def _covered_code_points() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    from riskwatch.report.fonts import sans_font_path, serif_font_path
+
+    points: set[int] = set()
+    for path in (sans_font_path(), serif_font_path()):
+        points.update(TTFont(str(path), lazy=True).getBestCmap())
+    return frozenset(points)
 
 
 def document_json(document: Document, image_folder: Path | None = None) -> dict[str, Any]:
