@@ -285,6 +285,8 @@ def test_html_every_traced_number_links_to_as_many_cases(rendered: dict[str, Pat
     assert "王*" in listed and "王小明" not in listed                  # case details masked
     assert (page.parent / "report_files" / "f-trend.svg").is_file() and (page.parent / "report_files" / "f-png.png").is_file()
     assert "目录" in html and EMPTY_TABLE in html
+    toc = re.search(r'<nav class="toc">.*?</nav>', html).group()
+    assert toc.count("<li>") == toc.count("</li>") == 4 and toc.count("<ol>") == toc.count("</ol>") == 2
 
 
 # --- XLSX ----------------------------------------------------------------------------------------
@@ -348,3 +350,12 @@ def test_characters_the_fonts_cannot_draw_are_named(tmp_path: Path, caplog: pyte
     with caplog.at_level(logging.WARNING, logger="riskwatch.report.pdf"):
         render_pdf(doc, tmp_path / "glyphs.pdf")
     assert any("😀 (U+1F600)" in r.getMessage() and "𪚥 (U+2A6A5)" in r.getMessage() for r in caplog.records)
+
+
+def test_figure_image_same_figure_same_bytes() -> None:
+    svg, png = chart("svg"), chart("png")
+    assert svg == chart("svg") and png == chart("png")
+    assert svg.lstrip().startswith(b"<?xml") and b"<text" not in svg      # text drawn as paths: no font needed
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="expected svg or png"):
+        figure_image(MplFigure(), "pdf")

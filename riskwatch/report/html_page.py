@@ -110,23 +110,16 @@ class _Page:
         return out
 
     def _toc(self) -> str:
-        items = []
-        for depth, number, section in section_numbers(self.doc):
-            if depth <= 2:
-                items.append((depth, f'<li><a href="#{self.ids[id(section)]}">'
-                                     f'{escape(number + section.heading)}</a>'))
-        html, depth_now = ["<ol>"], 1
-        for depth, item in items:
-            if depth > depth_now:
-                html[-1] = html[-1] + "<ol>"
-            elif depth < depth_now:
-                html.append("</ol></li>")
-            elif len(html) > 1:
-                html.append("</li>")
-            html.append(item)
-            depth_now = depth
-        html.append("</li>" + ("</ol></li>" if depth_now == 2 else "") + "</ol>")
-        return f'<nav class="toc"><h2>目录</h2>{"".join(html)}</nav>'
+        numbers = {id(s): number for _, number, s in section_numbers(self.doc)}
+
+        def entries(sections: tuple[Section, ...], depth: int) -> str:
+            items = []
+            for s in sections:
+                below = entries(s.sections, depth + 1) if depth < 2 and s.sections else ""
+                items.append(f'<li><a href="#{self.ids[id(s)]}">{escape(numbers[id(s)] + s.heading)}</a>{below}</li>')
+            return f"<ol>{''.join(items)}</ol>"
+
+        return f'<nav class="toc"><h2>目录</h2>{entries(self.doc.sections, 1)}</nav>'
 
     def _section(self, section: Section, numbers: dict[int, tuple[int, str]]) -> str:
         depth, number = numbers[id(section)]
