@@ -18,6 +18,7 @@ from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -128,6 +129,11 @@ def test_model_numbers_labels_and_traces() -> None:
     assert Cell.count([("a", "1"), ("a", "1"), ("b", "1")]).value == 2      # distinct cases
     assert Cell.person("欧阳修").text == "欧*" and Cell.person("").text == "（无名）"
     assert Cell.of(float("nan")).text == "" and Cell.of(1234).text == "1,234" and Cell.of(True).text == "是"
+    assert Cell.of(np.int64(1234)) == Cell("1,234", 1234) and Cell.of(np.float64(0.5), "{:.1%}") == Cell("50.0%", 0.5)
+    assert Cell.of(pd.Timestamp("2026-10-01")).text == "2026-10-01" and Cell.of(pd.NaT).text == ""
+    assert Cell.of(pd.Timestamp("2026-10-01 09:30")).text == "2026-10-01 09:30"
+    table = Table.from_frame("t", "表", pd.DataFrame({"类别": ["欠薪"], "件数": [3]}))
+    assert table.rows == ((Cell("欠薪"), Cell("3", 3)),) and table.right_aligned() == frozenset({1})
 
 
 def test_model_refuses_what_renderers_could_not_show() -> None:

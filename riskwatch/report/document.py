@@ -25,12 +25,14 @@ Pure: no files, no clock, no matplotlib (a figure is image bytes; ``charts.figur
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from riskwatch import schema as S
@@ -68,13 +70,19 @@ class Cell:
 
     @classmethod
     def of(cls, value: object, fmt: str = "{:,}") -> Cell:
-        """A cell from a plain value: numbers formatted with ``fmt``, None / NaN as an empty cell."""
-        if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        """A cell from a plain value: numbers (numpy's too) formatted with ``fmt``, dates as ``YYYY-MM-DD``
+        (with ``HH:MM`` when not midnight), booleans as 是 / 否, None / NaN / NaT as an empty cell."""
+        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
             return cls("")
-        if isinstance(value, bool):
+        if isinstance(value, bool | np.bool_):
             return cls("是" if value else "否")
-        if isinstance(value, int | float):
-            return cls(fmt.format(value), value)
+        if isinstance(value, numbers.Integral):
+            return cls(fmt.format(int(value)), int(value))
+        if isinstance(value, numbers.Real):
+            return cls(fmt.format(float(value)), float(value))
+        if isinstance(value, datetime | date):
+            ts = pd.Timestamp(value)
+            return cls(f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M}")
         return cls(str(value))
 
     @classmethod
