@@ -49,6 +49,7 @@ from riskwatch.report.document import (
 )
 from riskwatch.report.fonts import use_cjk_font
 from riskwatch.report.html_page import render_html
+from riskwatch.report.output import write_document
 from riskwatch.report.pdf import missing_glyphs, render_pdf
 
 AS_OF = date(2026, 11, 1)
@@ -365,3 +366,13 @@ def test_figure_image_same_figure_same_bytes() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="expected svg or png"):
         figure_image(MplFigure(), "pdf")
+
+
+def test_write_document_and_a_briefing_without_contents(tmp_path: Path) -> None:
+    doc = small_document()
+    brief = Document(doc.title, doc.period, doc.as_of, doc.sections[1:], contents=False)
+    files = write_document(brief, tmp_path / "weekly", "周报")
+    assert [p.name for p in (files.pdf, files.html, files.xlsx)] == ["周报.pdf", "周报.html", "周报.xlsx"]
+    first = flat(PdfReader(files.pdf).pages[0].extract_text())
+    assert "目录" not in first and "一、重复信访与群体" in first                    # the body follows the title
+    assert "目录" not in files.html.read_text(encoding="utf-8")

@@ -245,7 +245,9 @@ def case_details(frame: pd.DataFrame, columns: Mapping[str, str]) -> CaseDetails
 class Document:
     """A whole report. ``period``: what it covers, as printed (``2026年10月``); ``as_of``: the date its
     figures are as of (printed on the cover, and the PDF's creation date, so a re-run gives the same bytes);
-    ``issuer``: who issues it; ``cases``: what the case lists show (case ids only when None)."""
+    ``issuer``: who issues it; ``cases``: what the case lists show (case ids only when None); ``contents``:
+    a table of contents on the first page, the body from the second (a two-page briefing goes without:
+    its body follows the title)."""
 
     title: str
     period: str
@@ -254,6 +256,7 @@ class Document:
     issuer: str = ""
     cases: CaseDetails | None = None
     empty: str = EMPTY_DOCUMENT
+    contents: bool = True
 
     def __post_init__(self) -> None:
         ids: set[str] = set()

@@ -94,7 +94,8 @@ class _Page:
         if d.is_empty:
             parts.append(f'<p class="empty">{escape(d.empty)}</p>')
         else:
-            parts.append(self._toc())
+            if d.contents:
+                parts.append(self._toc())
             numbers = {id(s): (depth, number) for depth, number, s in section_numbers(d)}
             parts.extend(self._section(s, numbers) for s in d.sections)
         return _html(f"{d.title} · {d.period}", "\n".join(parts))

@@ -147,7 +147,7 @@ def document_json(document: Document, image_folder: Path | None = None) -> dict[
         "title": document.title, "period": document.period, "issuer": document.issuer,
         "date": [document.as_of.year, document.as_of.month, document.as_of.day],
         "as_of_text": f"数据截至 {document.as_of.year} 年 {document.as_of.month} 月 {document.as_of.day} 日",
-        "empty": document.empty, "body": body,
+        "empty": document.empty, "body": body, "contents": document.contents,
         "traced_note": TRACED_NOTE if any(True for _ in traces(document)) else "",
     }
 
