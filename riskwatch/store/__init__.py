@@ -14,10 +14,13 @@ from riskwatch.store.cases import (
     start_batch,
 )
 from riskwatch.store.engine import make_engine, make_session, normalize_url, upgrade_database
+from riskwatch.store.history import CaseHistory
 from riskwatch.store.queries import (
     count_rows,
     dump_database,
+    load_case_history,
     load_cases,
+    load_cases_as_of,
     load_events,
     load_parties,
     load_quarantine,
@@ -27,13 +30,16 @@ from riskwatch.store.versions import add_version_columns, prepare_versions
 
 __all__ = [
     "BatchCounts",
+    "CaseHistory",
     "SaveCounts",
     "add_version_columns",
     "count_rows",
     "dialect_insert",
     "dump_database",
     "finish_batch",
+    "load_case_history",
     "load_cases",
+    "load_cases_as_of",
     "load_events",
     "load_parties",
     "load_quarantine",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from riskwatch.schema import PARTY_COLUMNS, SEQ, SOURCE, SOURCE_ID
 from riskwatch.store.cases import STORED_CASE_COLUMNS
 from riskwatch.store.frames import rows_frame
+from riskwatch.store.history import HISTORY_COLUMNS, VERSION_COLUMNS, CaseHistory
 from riskwatch.store.models import (
     Base,
     batches_table,
@@ -62,9 +63,10 @@ def _frame(session: Session, stmt: Select[Any], names: Sequence[str]) -> pd.Data
 def load_cases(session: Session, start: datetime | None = None, end: datetime | None = None,
                columns: Sequence[str] | None = None, open_at: datetime | None = None,
                source_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id); with
-    ``open_at``, also the cases received before ``start`` that were not yet closed at ``open_at``; with
-    ``source_ids``, only the cases of those ids (one person's cases, say).
+    """Cases received in ``[start, end)`` (either bound optional), ordered by (source, source_id), in their
+    latest version; with ``open_at``, also the cases received before ``start`` that were not yet closed at
+    ``open_at``; with ``source_ids``, only the cases of those ids (one person's cases, say).
+    ``load_cases_as_of`` reads them as they stood at a past time.
 
     Returns ``schema.CASE_COLUMNS`` except ``row_number`` by default; ``columns`` may name any of these
     plus ``case_id`` and ``EXTRA_CASE_COLUMNS``.
@@ -72,16 +74,62 @@ def load_cases(session: Session, start: datetime | None = None, end: datetime | 
     names = list(columns) if columns is not None else list(STORED_CASE_COLUMNS)
     c = cases_table.c
     cols = [c.id.label(CASE_ID) if n == CASE_ID else c[n] for n in names]
-    stmt = select(*cols)
+    stmt = _case_window(select(*cols), start, end, open_at)
+    if source_ids is not None:
+        stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
+    return _frame(session, stmt.order_by(c.source, c.source_id), names)
+
+
+def _case_window(stmt: Select[Any], start: datetime | None, end: datetime | None, open_at: datetime | None,
+                 changed_after: datetime | None = None) -> Select[Any]:
+    """``stmt`` restricted to the cases of ``load_cases``' window; with ``changed_after``, the cases with a
+    version after it are kept whatever their closing (their closing then may differ)."""
+    c = cases_table.c
     if start is not None and open_at is not None:
-        stmt = stmt.where(or_(c.received_at >= start, c.closed_at.is_(None), c.closed_at >= open_at))
+        keep = [c.received_at >= start, c.closed_at.is_(None), c.closed_at >= open_at]
+        if changed_after is not None:
+            keep.append(c.version_at > changed_after)
+        stmt = stmt.where(or_(*keep))
     elif start is not None:
         stmt = stmt.where(c.received_at >= start)
     if end is not None:
         stmt = stmt.where(c.received_at < end)
-    if source_ids is not None:
-        stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
-    return _frame(session, stmt.order_by(c.source, c.source_id), names)
+    return stmt
+
+
+def load_case_history(session: Session, since: datetime, start: datetime | None = None,
+                      end: datetime | None = None, columns: Sequence[str] | None = None,
+                      open_at: datetime | None = None) -> CaseHistory:
+    """The cases of ``load_cases``' window (``start``, ``end``, ``open_at``) with the versions that give their
+    state at any time from ``since`` on (``history.CaseHistory.at``). Only the cases whose latest version is
+    after ``since`` have their versions read: none when ``since`` is past every version."""
+    names = list(columns) if columns is not None else list(STORED_CASE_COLUMNS)
+    since = pd.Timestamp(since).floor("us")  # a month's end_time has nanoseconds the database has not
+    c, e = cases_table.c, events_table.c
+    read = [*names, *(n for n in HISTORY_COLUMNS if n not in names)]
+    cols = [c.id.label(CASE_ID) if n == CASE_ID else c[n] for n in read]
+    stmt = _case_window(select(*cols), start, end, open_at, since.to_pydatetime())
+    latest = _frame(session, stmt.order_by(c.source, c.source_id), read)
+    versions = rows_frame([], VERSION_COLUMNS)
+    if (latest["version_at"] > since).any():
+        vstmt = (select(e.case_id, e.at, e.version_hash, e.snapshot).join(cases_table, c.id == e.case_id)
+                 .where(c.version_at > since.to_pydatetime()))
+        vstmt = _case_window(vstmt, None if open_at is not None else start, end, None)
+        versions = rows_frame(session.connection().execute(vstmt).all(), VERSION_COLUMNS)
+        versions["at"] = pd.to_datetime(versions["at"]).astype("datetime64[us]")
+    return CaseHistory(latest, versions, since, tuple(names),
+                       pd.Timestamp(start) if start is not None else None,
+                       pd.Timestamp(open_at) if open_at is not None else None)
+
+
+def load_cases_as_of(session: Session, as_of: datetime, start: datetime | None = None,
+                     end: datetime | None = None, columns: Sequence[str] | None = None,
+                     open_at: datetime | None = None) -> pd.DataFrame:
+    """``load_cases`` (the same window and columns) with each case as known at ``as_of``: the tracked fields
+    of the version in force then, a closing after it undone (``store.history``). ``end`` bounds the
+    receipts as in ``load_cases``; callers pass ``as_of`` or earlier, since a case received later was not
+    known then. When no case has a version after ``as_of`` this is ``load_cases`` and reads no event."""
+    return load_case_history(session, as_of, start, end, columns, open_at).at(pd.Timestamp(as_of))
 
 
 def load_parties(session: Session) -> pd.DataFrame:

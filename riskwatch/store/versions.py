@@ -30,6 +30,8 @@ import pyarrow.compute as pc
 
 from riskwatch.schema import (
     CASE_COLUMNS,
+    CATEGORY_CODE,
+    CHANNEL,
     CLOSED_AT,
     HEADCOUNT,
     IS_GROUP,
@@ -37,6 +39,7 @@ from riskwatch.schema import (
     LEVEL_RANK,
     PARTY_COLUMNS,
     RECEIVED_AT,
+    REGION_CODE,
     REGISTERED_AT,
     RETURNED_COUNT,
     ROW_NUMBER,
@@ -46,6 +49,7 @@ from riskwatch.schema import (
     STATUS,
     STATUS_RANK,
     UPDATED_AT,
+    URGENCY,
     require_columns,
 )
 
@@ -56,9 +60,11 @@ KEY = (SOURCE, SOURCE_ID)
 HASHED_CASE_COLUMNS: tuple[str, ...] = tuple(c for c in CASE_COLUMNS if c not in (SOURCE, SOURCE_ID, ROW_NUMBER))
 HASHED_PARTY_COLUMNS: tuple[str, ...] = tuple(c for c in PARTY_COLUMNS if c not in (SOURCE, SOURCE_ID))
 TIME_COLUMNS: tuple[str, ...] = (RECEIVED_AT, REGISTERED_AT, "due_at", CLOSED_AT, UPDATED_AT)
-#: Fields recorded in the snapshot of every ``version`` event.
+#: Fields recorded in the snapshot of every ``version`` event: what a case's state at a past time is read
+#: from (``store.history``). The last six were added with the as-of reads; older snapshots lack them.
 TRACKED_FIELDS: tuple[str, ...] = (
     STATUS, LEVEL, CLOSED_AT, RETURNED_COUNT, "satisfaction", "resolved", "due_at", "handling_unit",
+    CATEGORY_CODE, REGION_CODE, CHANNEL, IS_GROUP, HEADCOUNT, URGENCY,
 )
 # sort-key helper columns
 STATUS_ORDER = "_status_rank"

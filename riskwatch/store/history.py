@@ -1,0 +1,192 @@
+"""The cases as they stood at a past time, read from their versions (pure: frames in, frames out).
+
+Every distinct version of a case is one ``case_events`` row: its ``at`` is the version's ``version_at``
+(the source's own update time, else the latest of its received / registered / closed times; see
+``store.versions``) and its ``snapshot`` holds the ``versions.TRACKED_FIELDS``. The case **as known at
+``as_of``** is
+
+1. its greatest version (in the order of ``versions.SORT_COLUMNS``) whose ``version_at <= as_of``; a case
+   whose stored (latest) version is not after ``as_of`` is therefore read as it is stored, without its
+   events;
+2. for a case received before ``as_of`` whose every version is dated later (an export made after the
+   case changed: a yearly export of a case closed since, or a case first exported late), its earliest
+   version: the least advanced state the store holds;
+3. in either case, a closing dated after ``as_of`` undone (``undo_later_closings``): the case was open then,
+   as an export of that day would have shown it — ``closed_at`` blank, status 办理中 (``in_progress``)
+   where it says closed, satisfaction 未评价 (``none``), ``resolved`` unknown.
+
+**Why the version's own time, not the time of ingest.** ``at`` is a fact of the data, the same whatever
+the order of files and whenever they were ingested; the time of ingest is not (a store loaded in one go
+from five years of exports, like the demo's, would know nothing of any past month). So two stores holding
+the same exports give the same past figures, and a later export changes no past figure with a change it
+dates after ``as_of``. What a later export *can* still change is the past it reveals: a case received
+before ``as_of`` that no earlier export showed enters the figures of its month on the next run (a late
+record of the past is a correction, not a later change), and a version whose source gives no update time
+is dated by its received / registered / closed times, so an escalation, a return or a reclassification
+such a version carries without closing the case is dated back to those times. The three configured
+sources all export an update time (最后更新时间 / 更新时间).
+
+**What is tracked.** Fields outside the snapshot are read from the stored (latest) version: the dated
+fields (``received_at``, ``registered_at``, ``updated_at``) carry their own time, and ``closed_at`` is both
+tracked and dated; texts (``content``, ``summary``, ``category_raw``, ``region_raw``) enter no figure. A
+snapshot written before ``category_code, region_code, channel, is_group, headcount, urgency`` were tracked
+lacks them; such a version reads them from the stored case (what every reader did before).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwatch.schema import (
+    CLOSED_AT,
+    RECEIVED_AT,
+    RESOLVED,
+    SATISFACTION,
+    STATUS,
+    Satisfaction,
+    Status,
+    require_columns,
+)
+from riskwatch.store.versions import (
+    SNAPSHOT,
+    SORT_COLUMNS,
+    TRACKED_FIELDS,
+    VERSION_AT,
+    VERSION_HASH,
+    add_sort_columns,
+)
+
+CASE_ID = "case_id"
+AT = "at"
+#: Columns of a version frame (``store.queries.load_versions``).
+VERSION_COLUMNS: tuple[str, ...] = (CASE_ID, AT, VERSION_HASH, SNAPSHOT)
+#: What a case frame needs besides the columns asked for, to be read as of a time.
+HISTORY_COLUMNS: tuple[str, ...] = (CASE_ID, VERSION_AT, RECEIVED_AT, CLOSED_AT)
+_MISSING = object()  # a field the snapshot does not hold (written before the field was tracked)
+_TIME_FIELDS = {CLOSED_AT, "due_at"}
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """Stored cases and the versions that give their state at any time from ``since`` on.
+
+    ``latest``: one row per case in its stored (latest) version, with ``HISTORY_COLUMNS`` besides
+    ``columns``; ``versions``: every version (``VERSION_COLUMNS``) of the cases whose
+    latest version is after ``since``. ``start`` and ``open_at`` are the window of ``load_cases`` (the cases
+    received from ``start``, or still open at ``open_at``), applied to each state read.
+    """
+
+    latest: pd.DataFrame
+    versions: pd.DataFrame
+    since: pd.Timestamp
+    columns: tuple[str, ...]
+    start: pd.Timestamp | None = None
+    open_at: pd.Timestamp | None = None
+
+    def at(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """The cases as known at ``as_of`` (not before ``since``), with ``columns``; see the module doc."""
+        as_of = pd.Timestamp(as_of)
+        if as_of < self.since:
+            raise ValueError(f"CaseHistory.at: {as_of} is before the history's start {self.since}")
+        out = cases_as_of(self.latest, self.versions, as_of)
+        if self.start is not None and self.open_at is not None:
+            closed = out[CLOSED_AT]
+            out = out[(out[RECEIVED_AT] >= self.start) | closed.isna() | (closed >= self.open_at)]
+        return out[list(self.columns)].reset_index(drop=True)
+
+
+def cases_as_of(latest: pd.DataFrame, versions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The cases of ``latest`` as known at ``as_of`` (see the module doc).
+
+    Parameters
+    ----------
+    latest
+        One row per case in its stored version: ``case_id``, ``version_at``, and any case columns (the
+        tracked ones among them are replaced by those of the version in force; ``closed_at``,
+        ``status``, ``satisfaction`` and ``resolved`` are masked for a closing after ``as_of``).
+    versions
+        ``case_id, at, version_hash, snapshot`` of (at least) every case of ``latest`` whose ``version_at``
+        is after ``as_of``; other rows are ignored.
+
+    Returns a copy of ``latest`` (same rows, order and dtypes).
+    """
+    require_columns(latest.columns, [CASE_ID, VERSION_AT], "cases_as_of(latest)")
+    out = latest.reset_index(drop=True).copy()
+    changed = out[VERSION_AT] > as_of
+    if changed.any() and len(versions):
+        require_columns(versions.columns, VERSION_COLUMNS, "cases_as_of(versions)")
+        mine = versions[versions[CASE_ID].isin(out.loc[changed, CASE_ID])]
+        chosen = choose_versions(mine, as_of)
+        if len(chosen):
+            rows = pd.Index(out[CASE_ID]).get_indexer(chosen[CASE_ID])
+            for field in TRACKED_FIELDS:
+                if field in out.columns:
+                    out[field] = _overlay(out[field], rows, chosen[field].to_numpy(dtype=object), field)
+    return undo_later_closings(out, as_of)
+
+
+def choose_versions(versions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per case, the version in force at ``as_of``: the greatest dated not after it, else the earliest.
+
+    ``versions``: ``case_id, at, version_hash, snapshot``. Returns one row per case: ``case_id`` and the
+    ``TRACKED_FIELDS`` as read from the snapshot (objects; a field the snapshot lacks is a private marker
+    that ``cases_as_of`` replaces with the stored value).
+    """
+    if versions.empty:
+        return pd.DataFrame(columns=[CASE_ID, *TRACKED_FIELDS])
+    fields = read_snapshots(versions[SNAPSHOT].tolist())
+    frame = fields.assign(**{CASE_ID: versions[CASE_ID].to_numpy(), VERSION_AT: versions[AT].to_numpy(),
+                             VERSION_HASH: versions[VERSION_HASH].to_numpy()})
+    ranked = add_sort_columns(frame.copy())
+    ranked = ranked.sort_values([CASE_ID, *SORT_COLUMNS], kind="stable")
+    before = ranked[ranked[VERSION_AT] <= as_of].drop_duplicates(CASE_ID, keep="last")
+    first = ranked.drop_duplicates(CASE_ID, keep="first")
+    chosen = pd.concat([before, first[~first[CASE_ID].isin(before[CASE_ID])]])
+    return chosen[[CASE_ID, *TRACKED_FIELDS]].reset_index(drop=True)
+
+
+def read_snapshots(snapshots: list[Any]) -> pd.DataFrame:
+    """The tracked fields of each snapshot (JSON text) as object columns; a field the snapshot does not
+    hold is the private ``_MISSING`` marker, ``null`` is ``None``."""
+    parsed = [json.loads(s) if s else {} for s in snapshots]
+    return pd.DataFrame({f: pd.Series([d.get(f, _MISSING) for d in parsed], dtype=object) for f in TRACKED_FIELDS})
+
+
+def undo_later_closings(cases: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Cases closed after ``as_of`` shown open, as an export of that time would have shown them: ``closed_at``
+    blank, a ``closed`` status ``in_progress``, satisfaction ``none``, ``resolved`` unknown (in place and
+    returned). A frame without ``closed_at`` is returned as it is."""
+    if CLOSED_AT not in cases.columns:
+        return cases
+    later = (cases[CLOSED_AT] > as_of).to_numpy(dtype=bool)
+    if not later.any():
+        return cases
+    cases.loc[later, CLOSED_AT] = pd.NaT
+    if STATUS in cases.columns:
+        cases.loc[later & (cases[STATUS] == Status.CLOSED.value).to_numpy(dtype=bool), STATUS] = \
+            Status.IN_PROGRESS.value
+    if SATISFACTION in cases.columns:
+        cases.loc[later, SATISFACTION] = Satisfaction.NONE.value
+    if RESOLVED in cases.columns:
+        cases.loc[later, RESOLVED] = pd.NA
+    return cases
+
+
+def _overlay(column: pd.Series, rows: np.ndarray, values: np.ndarray, field: str) -> pd.Series:
+    """``column`` with ``values`` at positions ``rows`` (missing markers keep the stored value), in the
+    column's dtype."""
+    known = np.array([v is not _MISSING for v in values], dtype=bool)
+    if not known.any():
+        return column
+    rows, values = rows[known], values[known]
+    new = pd.Series([None if v is None else v for v in values], dtype=object)
+    if field in _TIME_FIELDS or pd.api.types.is_datetime64_any_dtype(column.dtype):
+        new = pd.to_datetime(new, format="ISO8601")
+    out = column.copy()
+    out.iloc[rows] = new.astype(column.dtype).to_numpy() if len(new) else new
+    return out
