@@ -217,3 +217,22 @@ def test_as_of_reading_is_fast_when_nothing_changed_since(session: Session) -> N
     history = load_case_history(session, datetime(2030, 1, 1))
     assert history.versions.empty
     pd.testing.assert_frame_equal(history.at(pd.Timestamp(2030, 1, 1)), load_cases(session))
+
+
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=5),
+       flags=st.lists(st.one_of(st.none(), st.booleans()), min_size=5, max_size=5))
+def test_snapshot_json_reads_back_as_the_values(texts: list[str | None], flags: list[bool | None]) -> None:
+    from riskwatch.store.versions import snapshot_json
+
+    rows = [case_row(f"S{i}", handling_unit=t, resolved=flags[i], closed_at=T0 + i * DAY if i % 2 else None,
+                     returned_count=i, is_group=bool(i % 2)) for i, t in enumerate(texts)]
+    c, _ = frames(rows, [])
+    c["resolved"] = c["resolved"].astype("boolean")
+    for snap, row in zip(snapshot_json(c), rows, strict=True):
+        got = json.loads(snap)
+        assert list(got) == list(TRACKED_FIELDS)
+        assert got["handling_unit"] == row["handling_unit"] and got["resolved"] == row["resolved"]
+        assert got["returned_count"] == row["returned_count"] and got["is_group"] == row["is_group"]
+        assert got["closed_at"] == (None if row["closed_at"] is None else row["closed_at"].isoformat())
+        assert got["received_at"] == T0.isoformat() and got["status"] == "received"

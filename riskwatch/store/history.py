@@ -2,8 +2,9 @@
 
 Every distinct version of a case is one ``case_events`` row: its ``at`` is the version's ``version_at``
 (the source's own update time, else the latest of its received / registered / closed times; see
-``store.versions``) and its ``snapshot`` holds the ``versions.TRACKED_FIELDS``. The case **as known at
-``as_of``** is
+``store.versions``) and its ``snapshot`` holds the ``versions.TRACKED_FIELDS``. A case is **known at
+``as_of``** once it was received and entered (``registered_at``, else ``received_at``, not after ``as_of``:
+the rule by which ``forecast.series.known_cases`` counts it), and it is then
 
 1. its greatest version (in the order of ``versions.SORT_COLUMNS``) whose ``version_at <= as_of``; a case
    whose stored (latest) version is not after ``as_of`` is therefore read as it is stored, without its
@@ -19,18 +20,22 @@ Every distinct version of a case is one ``case_events`` row: its ``at`` is the v
 the order of files and whenever they were ingested; the time of ingest is not (a store loaded in one go
 from five years of exports, like the demo's, would know nothing of any past month). So two stores holding
 the same exports give the same past figures, and a later export changes no past figure with a change it
-dates after ``as_of``. What a later export *can* still change is the past it reveals: a case received
-before ``as_of`` that no earlier export showed enters the figures of its month on the next run (a late
-record of the past is a correction, not a later change), and a version whose source gives no update time
+dates after ``as_of``. A case entered after ``as_of`` (a petition registered weeks after the visit, a
+backlog entered in one batch) was in no export of that time and stays out. What a later export *can* still
+change is the past it reveals: a case received and entered before ``as_of`` that no earlier export showed
+(a file missed, a layout that exports cases by the year of receipt) enters the figures of its month on the
+next run (a late record of the past is a correction, not a later change), and a version whose source gives
+no update time
 is dated by its received / registered / closed times, so an escalation, a return or a reclassification
 such a version carries without closing the case is dated back to those times. The three configured
 sources all export an update time (最后更新时间 / 更新时间).
 
-**What is tracked.** Fields outside the snapshot are read from the stored (latest) version: the dated
-fields (``received_at``, ``registered_at``, ``updated_at``) carry their own time, and ``closed_at`` is both
-tracked and dated; texts (``content``, ``summary``, ``category_raw``, ``region_raw``) enter no figure. A
-snapshot written before ``category_code, region_code, channel, is_group, headcount, urgency`` were tracked
-lacks them; such a version reads them from the stored case (what every reader did before).
+**What is tracked.** The snapshot holds every field of a case but its texts (``content``, ``summary``,
+``category_raw``, ``region_raw``, which enter no figure) and ``updated_at`` (its time is the event's
+``at``); those are read from the stored (latest) version. A snapshot written before ``category_code,
+region_code, channel, is_group, headcount, urgency, received_at, registered_at`` were tracked lacks them;
+such a version reads them from the stored case (what every reader did before). The window of a read
+(``start``, ``end``) is applied to the stored ``received_at``, the known-at rule to the version's.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import pandas as pd
 from riskwatch.schema import (
     CLOSED_AT,
     RECEIVED_AT,
+    REGISTERED_AT,
     RESOLVED,
     SATISFACTION,
     STATUS,
@@ -63,12 +69,12 @@ from riskwatch.store.versions import (
 
 CASE_ID = "case_id"
 AT = "at"
-#: Columns of a version frame (``store.queries.load_versions``).
+#: Columns of a version frame (``CaseHistory.versions``, read by ``store.queries.load_case_history``).
 VERSION_COLUMNS: tuple[str, ...] = (CASE_ID, AT, VERSION_HASH, SNAPSHOT)
 #: What a case frame needs besides the columns asked for, to be read as of a time.
-HISTORY_COLUMNS: tuple[str, ...] = (CASE_ID, VERSION_AT, RECEIVED_AT, CLOSED_AT)
+HISTORY_COLUMNS: tuple[str, ...] = (CASE_ID, VERSION_AT, RECEIVED_AT, REGISTERED_AT, CLOSED_AT)
 _MISSING = object()  # a field the snapshot does not hold (written before the field was tracked)
-_TIME_FIELDS = {CLOSED_AT, "due_at"}
+_TIME_FIELDS = {CLOSED_AT, "due_at", RECEIVED_AT, REGISTERED_AT}
 
 
 @dataclass(frozen=True)
@@ -89,15 +95,24 @@ class CaseHistory:
     open_at: pd.Timestamp | None = None
 
     def at(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """The cases as known at ``as_of`` (not before ``since``), with ``columns``; see the module doc."""
+        """The cases known at ``as_of`` (not before ``since``) as they stood then, with ``columns``; see the
+        module doc."""
         as_of = pd.Timestamp(as_of)
         if as_of < self.since:
             raise ValueError(f"CaseHistory.at: {as_of} is before the history's start {self.since}")
         out = cases_as_of(self.latest, self.versions, as_of)
+        out = out[known_by(out, as_of)]
         if self.start is not None and self.open_at is not None:
             closed = out[CLOSED_AT]
             out = out[(out[RECEIVED_AT] >= self.start) | closed.isna() | (closed >= self.open_at)]
         return out[list(self.columns)].reset_index(drop=True)
+
+
+def known_by(cases: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Whether each case was received and entered (``registered_at``, else ``received_at``) by ``as_of``."""
+    received = cases[RECEIVED_AT]
+    entered = cases[REGISTERED_AT].fillna(received)
+    return ((received <= as_of) & (entered <= as_of)).to_numpy(dtype=bool)
 
 
 def cases_as_of(latest: pd.DataFrame, versions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -125,10 +125,9 @@ def load_case_history(session: Session, since: datetime, start: datetime | None 
 def load_cases_as_of(session: Session, as_of: datetime, start: datetime | None = None,
                      end: datetime | None = None, columns: Sequence[str] | None = None,
                      open_at: datetime | None = None) -> pd.DataFrame:
-    """``load_cases`` (the same window and columns) with each case as known at ``as_of``: the tracked fields
-    of the version in force then, a closing after it undone (``store.history``). ``end`` bounds the
-    receipts as in ``load_cases``; callers pass ``as_of`` or earlier, since a case received later was not
-    known then. When no case has a version after ``as_of`` this is ``load_cases`` and reads no event."""
+    """The cases of ``load_cases``' window (the same columns) known at ``as_of`` — received and entered by
+    then — each as it stood then: the tracked fields of the version in force, a closing after it undone
+    (``store.history``). When no case has a version after ``as_of`` no event is read."""
     return load_case_history(session, as_of, start, end, columns, open_at).at(pd.Timestamp(as_of))
 
 
