@@ -99,7 +99,8 @@ def test_detect_as_of_sees_no_later_cases(tmp_path: Path, small_config: Path, sm
 
 def test_runs_sharing_one_case_load_equal_runs_that_load_their_own(tmp_path: Path, small_config: Path,
                                                                       small_city: Path) -> None:
-    """The demo loads the cases once for consecutive weeks: each run must be what it would be alone."""
+    """The demo loads the cases once for consecutive weeks (``detect_history``): each run must be what it
+    would be alone, the cases as known at its own as-of."""
     from datetime import datetime
 
     from riskwatch import pipeline
@@ -114,7 +115,7 @@ def test_runs_sharing_one_case_load_equal_runs_that_load_their_own(tmp_path: Pat
         ingest(small_config, url, small_city)
         engine = make_engine(url)
         with make_session(engine) as session:
-            cases = pipeline.detect_cases(session, settings, mondays[-1]) if name == "shared" else None
+            cases = pipeline.detect_history(session, mondays[-1], since=mondays[0]) if name == "shared" else None
             for monday in mondays:
                 pipeline.run_detect(session, settings, monday, datetime(2025, 6, 10), cases=cases)
                 session.commit()

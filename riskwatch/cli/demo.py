@@ -155,7 +155,7 @@ def _demo_detect(ctx: Context, as_of: pd.Timestamp) -> None:
     last_monday = as_of.normalize() - pd.Timedelta(days=as_of.weekday())
     mondays = [last_monday - pd.Timedelta(weeks=k) for k in range(DEMO_DETECT_WEEKS - 1, -1, -1)]
     with ctx.session() as session:
-        cases = pipeline.detect_cases(session, ctx.settings, mondays[-1])
+        cases = pipeline.detect_history(session, mondays[-1], since=mondays[0])  # each run reads its own as-of
         for monday in mondays:
             summary = pipeline.run_detect(session, ctx.settings, monday, now, cases=cases)
             session.commit()

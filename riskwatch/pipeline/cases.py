@@ -1,4 +1,5 @@
-"""The stored cases with their effective deadlines: what the figures, the detect run and the ledger read."""
+"""The stored cases with their effective deadlines: what the figures, the detect run and the ledger read,
+in their latest state or as known at a past time (``store.history``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, effective_due
-from riskwatch.store import load_cases
+from riskwatch.store import load_cases, load_cases_as_of
 
 
 def working_dates(start: date, end: date) -> list[date]:
@@ -22,11 +23,22 @@ def working_dates(start: date, end: date) -> list[date]:
 
 def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None,
                    columns: Iterable[str] | None = None, start: pd.Timestamp | None = None,
-                   open_at: pd.Timestamp | None = None) -> pd.DataFrame:
+                   open_at: pd.Timestamp | None = None, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """The stored cases (received up to ``end``, and from ``start`` or still open at ``open_at``: see
-    ``load_cases``; all columns or ``columns``) with their effective deadline in ``due``."""
-    cases = load_cases(session, start=start, end=end, columns=list(columns) if columns is not None else None,
-                       open_at=open_at)
+    ``load_cases``; all columns or ``columns``) with their effective deadline in ``due``; with ``as_of``,
+    each case as known then (``store.load_cases_as_of``: the version in force, a later closing undone),
+    else in its latest state."""
+    names = list(columns) if columns is not None else None
+    if as_of is None:
+        cases = load_cases(session, start=start, end=end, columns=names, open_at=open_at)
+    else:
+        cases = load_cases_as_of(session, pd.Timestamp(as_of), start=start, end=end,
+                                 columns=names, open_at=open_at)
+    return add_due(cases, settings)
+
+
+def add_due(cases: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """``cases`` (``deadlines.DUE_NEEDED``) with their effective deadline in ``due`` (in place, returned)."""
     if cases.empty:
         cases[DUE] = pd.Series(dtype="datetime64[ns]")
         return cases

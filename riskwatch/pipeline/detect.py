@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE
 from riskwatch.export import write_csv
-from riskwatch.pipeline.cases import cases_with_due
+from riskwatch.pipeline.cases import add_due, cases_with_due
 from riskwatch.pipeline.forecast import read_count_series, series_from_cases
+from riskwatch.store import CaseHistory, load_case_history
 
 
 def detect_file(in_path: Path, out_path: Path, freq: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -64,18 +65,26 @@ ARTIFACT_BASELINE_PERIODS = 8   # periods before the spike a series' usual mix o
 
 
 def detect_cases(session: Session, settings: Settings, end: pd.Timestamp) -> pd.DataFrame:
-    """The cases a detect run reads (received before ``end``, with their deadline); one load can serve
-    the runs of several earlier periods too (``run_detect(cases=...)``)."""
-    return cases_with_due(session, settings, end=end.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
+    """The cases a detect run as of ``end`` reads: received before ``end``, as known then
+    (``store.load_cases_as_of``), with their deadline."""
+    return cases_with_due(session, settings, end=end.to_pydatetime(), columns=DETECT_CASE_COLUMNS, as_of=end)
+
+
+def detect_history(session: Session, end: pd.Timestamp, since: pd.Timestamp) -> CaseHistory:
+    """The cases received before ``end`` with what it takes to read them as known at any time from ``since``
+    on: one load for the runs of several consecutive periods (``run_detect(cases=...)``)."""
+    return load_case_history(session, since.to_pydatetime(), end=end.to_pydatetime(), columns=DETECT_CASE_COLUMNS)
 
 
 def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: datetime, freq: str = "W",
-               cases: pd.DataFrame | None = None) -> DetectSummary:
+               cases: pd.DataFrame | CaseHistory | None = None) -> DetectSummary:
     """Score the last complete period of every series as known at ``as_of``, update the signals and store
     the run ``(freq, as_of)``. A re-run replaces it; a run continues from the run of the previous period
-    (its signal states, recent scores and confirmed level shifts). ``cases``: ``detect_cases`` loaded
-    for ``as_of`` or a later date (runs over consecutive periods load the store once); by default the
-    run loads them."""
+    (its signal states, recent scores and confirmed level shifts). By default the run loads the cases as
+    known at ``as_of`` (``detect_cases``); ``cases`` may be a ``detect_history`` from ``as_of`` or earlier
+    (runs over consecutive periods load the store once, each reads the cases as of its own time), or a
+    frame of ``detect_cases`` columns with ``due``, read as it is (its rows received from ``as_of`` on
+    dropped)."""
     from riskwatch.detect import combine as C
     from riskwatch.detect.case_signals import case_signals
     from riskwatch.detect.lifecycle import SILENCED, silence_reasons
@@ -87,6 +96,9 @@ def run_detect(session: Session, settings: Settings, as_of: pd.Timestamp, now: d
     policy = settings.detect
     if cases is None:
         cases = detect_cases(session, settings, as_of)
+    elif isinstance(cases, CaseHistory):
+        cases = add_due(cases.at(as_of), settings)
+        cases = cases.loc[cases["received_at"] < as_of].reset_index(drop=True)
     else:
         cases = cases.loc[cases["received_at"] < as_of].reset_index(drop=True)
     series, catalog, cutoff, data_end = series_from_cases(cases, settings, as_of, freq)

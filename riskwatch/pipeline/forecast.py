@@ -20,7 +20,7 @@ from riskwatch import calendar as cal
 from riskwatch.config import Settings
 from riskwatch.export import write_csv
 from riskwatch.schema import UnreadableFileError
-from riskwatch.store import load_cases
+from riskwatch.store import load_cases_as_of
 
 if TYPE_CHECKING:  # the forecast engine pulls in scipy: imported where it is used, not at CLI start-up
     from riskwatch.forecast.engine import EngineOptions
@@ -80,10 +80,11 @@ def data_cutoff(cases: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Timestamp,
 
 def build_store_series(session: Session, settings: Settings, as_of: pd.Timestamp, freq: str
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp, pd.Timestamp | None]:
-    """Series and catalog (``forecast.series.build_series``) of the stored cases as known at ``as_of``,
-    nowcast-corrected; also the effective as-of and the data end (see ``data_cutoff``)."""
-    cases = load_cases(session, end=as_of.to_pydatetime(),
-                       columns=["source", "received_at", "registered_at", "category_code", "region_code"])
+    """Series and catalog (``forecast.series.build_series``) of the stored cases as known at ``as_of`` (received
+    by then, in the category and region they had then: ``store.load_cases_as_of``), nowcast-corrected; also
+    the effective as-of and the data end (see ``data_cutoff``)."""
+    cases = load_cases_as_of(session, as_of.to_pydatetime(), end=as_of.to_pydatetime(),
+                             columns=["source", "received_at", "registered_at", "category_code", "region_code"])
     return series_from_cases(cases, settings, as_of, freq)
 
 

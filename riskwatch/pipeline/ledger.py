@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session
 from riskwatch import assign
 from riskwatch import calendar as cal
 from riskwatch.config import Settings
-from riskwatch.deadlines import DUE
+from riskwatch.deadlines import DUE, DUE_NEEDED
 from riskwatch.grade import grade_items
-from riskwatch.grade.items import ItemInputs, ItemOptions, build_items
+from riskwatch.grade.items import CASE_NEEDED, ItemInputs, ItemOptions, build_items
 from riskwatch.pipeline.cases import cases_with_due
 from riskwatch.schema import DUE_AT, ITEM_KEY, Grade, RegionLevel, RiskwatchError
 from riskwatch.store import detect as detect_store
 from riskwatch.store import ledger as store
 from riskwatch.store import persons as persons_store
+
+#: What the run reads of each case: what ``build_items`` needs and what its deadline is computed from.
+LEDGER_CASE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys([*CASE_NEEDED, *DUE_NEEDED]))
 
 
 class LedgerError(RiskwatchError):
@@ -95,7 +98,8 @@ def _inputs(session: Session, settings: Settings, signals: pd.DataFrame, as_of: 
             history_days: int) -> ItemInputs:
     start = as_of - pd.Timedelta(days=history_days + 1)
     cases = cases_with_due(session, settings, start=start.to_pydatetime(),
-                           end=(as_of + pd.Timedelta(days=1)).to_pydatetime())
+                           end=(as_of + pd.Timedelta(days=1)).to_pydatetime(), columns=LEDGER_CASE_COLUMNS,
+                           as_of=as_of)
     cases[DUE_AT] = cases[DUE]   # the effective deadline, what build_items reads as the case's due date
     records = persons_store.load_person_records(session)
     case_persons = records[["source", "source_id", "person_id"]].drop_duplicates()

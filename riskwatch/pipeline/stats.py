@@ -13,7 +13,8 @@ from riskwatch.pipeline.cases import cases_with_due
 
 def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
                 category_level: int = 2) -> MonthStats:
-    """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``)."""
+    """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``), from each case
+    as it stood then (``store.history``)."""
     from riskwatch.indicators import NEEDED
     from riskwatch.store.persons import load_matters
 
@@ -21,7 +22,9 @@ def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: p
     # what the month's figures can touch: the cases received since the same month a year earlier (同比),
     # and older ones still open when the month began; no texts or addresses
     since = (month - 12).start_time
-    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=since, open_at=month.start_time)
+    # each case as it stood at as_of: a later export that closes, escalates or reclassifies it changes nothing
+    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=since, open_at=month.start_time,
+                           as_of=as_of)
     matters = load_matters(session)
     if len(matters):
         cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
