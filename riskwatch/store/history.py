@@ -71,8 +71,10 @@ CASE_ID = "case_id"
 AT = "at"
 #: Columns of a version frame (``CaseHistory.versions``, read by ``store.queries.load_case_history``).
 VERSION_COLUMNS: tuple[str, ...] = (CASE_ID, AT, VERSION_HASH, SNAPSHOT)
-#: What a case frame needs besides the columns asked for, to be read as of a time.
-HISTORY_COLUMNS: tuple[str, ...] = (CASE_ID, VERSION_AT, RECEIVED_AT, REGISTERED_AT, CLOSED_AT)
+#: What a case frame needs besides the columns asked for, to be read as of a time (``closed_at`` only to
+#: undo a later closing of the columns it bears on, ``CLOSING_COLUMNS``, or for an ``open_at`` window).
+HISTORY_COLUMNS: tuple[str, ...] = (CASE_ID, RECEIVED_AT, REGISTERED_AT)
+CLOSING_COLUMNS: tuple[str, ...] = (CLOSED_AT, STATUS, SATISFACTION, RESOLVED)
 _MISSING = object()  # a field the snapshot does not hold (written before the field was tracked)
 _TIME_FIELDS = {CLOSED_AT, "due_at", RECEIVED_AT, REGISTERED_AT}
 
@@ -82,8 +84,8 @@ class CaseHistory:
     """Stored cases and the versions that give their state at any time from ``since`` on.
 
     ``latest``: one row per case in its stored (latest) version, with ``HISTORY_COLUMNS`` besides
-    ``columns``; ``versions``: every version (``VERSION_COLUMNS``) of the cases whose
-    latest version is after ``since``. ``start`` and ``open_at`` are the window of ``load_cases`` (the cases
+    ``columns`` (and ``closed_at`` when ``columns`` has one of ``CLOSING_COLUMNS`` or ``open_at`` is set);
+    ``versions``: every version (``VERSION_COLUMNS``) of the cases whose latest version is after ``since``. ``start`` and ``open_at`` are the window of ``load_cases`` (the cases
     received from ``start``, or still open at ``open_at``), applied to each state read.
     """
 
@@ -101,11 +103,11 @@ class CaseHistory:
         if as_of < self.since:
             raise ValueError(f"CaseHistory.at: {as_of} is before the history's start {self.since}")
         out = cases_as_of(self.latest, self.versions, as_of)
-        out = out[known_by(out, as_of)]
+        keep = known_by(out, as_of)
         if self.start is not None and self.open_at is not None:
             closed = out[CLOSED_AT]
-            out = out[(out[RECEIVED_AT] >= self.start) | closed.isna() | (closed >= self.open_at)]
-        return out[list(self.columns)].reset_index(drop=True)
+            keep = keep & ((out[RECEIVED_AT] >= self.start) | closed.isna() | (closed >= self.open_at)).to_numpy(dtype=bool)
+        return out.loc[keep, list(self.columns)].reset_index(drop=True)
 
 
 def known_by(cases: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
@@ -121,21 +123,22 @@ def cases_as_of(latest: pd.DataFrame, versions: pd.DataFrame, as_of: pd.Timestam
     Parameters
     ----------
     latest
-        One row per case in its stored version: ``case_id``, ``version_at``, and any case columns (the
-        tracked ones among them are replaced by those of the version in force; ``closed_at``,
-        ``status``, ``satisfaction`` and ``resolved`` are masked for a closing after ``as_of``).
+        One row per case in its stored version: ``case_id`` and any case columns (the tracked ones among
+        them are replaced by those of the version in force; ``closed_at``, ``status``, ``satisfaction``
+        and ``resolved`` are masked for a closing after ``as_of``).
     versions
-        ``case_id, at, version_hash, snapshot`` of (at least) every case of ``latest`` whose ``version_at``
-        is after ``as_of``; other rows are ignored.
+        ``case_id, at, version_hash, snapshot``: every version of every case that has one dated after
+        ``as_of`` (a case without versions here has none: it is read as it is stored).
 
     Returns a copy of ``latest`` (same rows, order and dtypes).
     """
-    require_columns(latest.columns, [CASE_ID, VERSION_AT], "cases_as_of(latest)")
-    out = latest.reset_index(drop=True).copy()
-    changed = out[VERSION_AT] > as_of
-    if changed.any() and len(versions):
+    out = latest.reset_index(drop=True)  # copy-on-write: the columns changed below are copied, not ``latest``
+    if len(versions) and len(out):
         require_columns(versions.columns, VERSION_COLUMNS, "cases_as_of(versions)")
-        mine = versions[versions[CASE_ID].isin(out.loc[changed, CASE_ID])]
+        require_columns(latest.columns, [CASE_ID], "cases_as_of(latest)")
+        last = versions.groupby(CASE_ID, sort=False)[AT].max()
+        changed = last.index[last > as_of]
+        mine = versions[versions[CASE_ID].isin(changed) & versions[CASE_ID].isin(out[CASE_ID])]
         chosen = choose_versions(mine, as_of)
         if len(chosen):
             rows = pd.Index(out[CASE_ID]).get_indexer(chosen[CASE_ID])
