@@ -25,10 +25,9 @@ backlog entered in one batch) was in no export of that time and stays out. What 
 change is the past it reveals: a case received and entered before ``as_of`` that no earlier export showed
 (a file missed, a layout that exports cases by the year of receipt) enters the figures of its month on the
 next run (a late record of the past is a correction, not a later change), and a version whose source gives
-no update time
-is dated by its received / registered / closed times, so an escalation, a return or a reclassification
-such a version carries without closing the case is dated back to those times. The three configured
-sources all export an update time (最后更新时间 / 更新时间).
+no update time is dated by its received / registered / closed times, so an escalation, a return or a
+reclassification such a version carries without closing the case is dated back to those times. The three
+configured sources all export an update time (最后更新时间 / 更新时间).
 
 **What is tracked.** The snapshot holds every field of a case but its texts (``content``, ``summary``,
 ``category_raw``, ``region_raw``, which enter no figure) and ``updated_at`` (its time is the event's
@@ -177,8 +176,9 @@ def read_snapshots(snapshots: list[Any]) -> pd.DataFrame:
 
 def undo_later_closings(cases: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Cases closed after ``as_of`` shown open, as an export of that time would have shown them: ``closed_at``
-    blank, a ``closed`` status ``in_progress``, satisfaction ``none``, ``resolved`` unknown (in place and
-    returned). A frame without ``closed_at`` is returned as it is."""
+    blank, a ``closed`` status ``in_progress``, satisfaction ``none``, ``resolved`` unknown (``cases`` is
+    changed and returned; under copy-on-write the frame it was taken from is not). A frame without
+    ``closed_at`` is returned as it is."""
     if CLOSED_AT not in cases.columns:
         return cases
     later = (cases[CLOSED_AT] > as_of).to_numpy(dtype=bool)
@@ -202,7 +202,7 @@ def _overlay(column: pd.Series, rows: np.ndarray, values: np.ndarray, field: str
     if not known.any():
         return column
     rows, values = rows[known], values[known]
-    new = pd.Series([None if v is None else v for v in values], dtype=object)
+    new = pd.Series(values, dtype=object)
     if field in _TIME_FIELDS or pd.api.types.is_datetime64_any_dtype(column.dtype):
         new = pd.to_datetime(new, format="ISO8601")
     out = column.copy()
