@@ -15,6 +15,12 @@ def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: p
                 category_level: int = 2) -> MonthStats:
     """Indicators of one month as known at ``as_of`` (see ``indicators.compute_month_stats``), from each case
     as it stood then (``store.history``)."""
+    return compute_month_stats(load_month_cases(session, settings, month, as_of), month, as_of, category_level)
+
+
+def load_month_cases(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The cases ``month_stats`` counts (``indicators.NEEDED``, ``source_id``, ``is_repeat`` when persons ran),
+    each as it stood at ``as_of``: what the report lists behind each figure (``indicators.month_cases``)."""
     from riskwatch.indicators import NEEDED
     from riskwatch.store.persons import load_matters
 
@@ -28,4 +34,4 @@ def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: p
     matters = load_matters(session)
     if len(matters):
         cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
-    return compute_month_stats(cases, month, as_of, category_level)
+    return cases
