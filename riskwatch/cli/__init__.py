@@ -2,7 +2,7 @@
 
 Here: the click group, the shared context (settings, sessions) and helpers, and the registrations. Each
 command group lives in a module of its own (``db``, ``ingest``, ``stats``, ``forecast``, ``detect``,
-``persons``, ``ledger``, ``demo``) that adds its commands to ``cli`` when imported (at the bottom).
+``persons``, ``ledger``, ``report``, ``demo``) that adds its commands to ``cli`` when imported (at the bottom).
 
 Global options ``--config DIR`` (or ``$RISKWATCH_CONFIG``) and ``--db URL`` (or
 ``$RISKWATCH_DATABASE_URL``; default ``sqlite:///var/riskwatch.db``) come before the command.
@@ -151,4 +151,5 @@ from riskwatch.cli import forecast as _forecast_commands  # noqa: E402,F401
 from riskwatch.cli import ingest as _ingest_commands  # noqa: E402,F401
 from riskwatch.cli import ledger as _ledger_commands  # noqa: E402,F401
 from riskwatch.cli import persons as _persons_commands  # noqa: E402,F401
+from riskwatch.cli import report as _report_commands  # noqa: E402,F401
 from riskwatch.cli import stats as _stats_commands  # noqa: E402,F401

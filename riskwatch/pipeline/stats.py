@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -18,13 +20,15 @@ def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: p
     return compute_month_stats(load_month_cases(session, settings, month, as_of), month, as_of, category_level)
 
 
-def load_month_cases(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The cases ``month_stats`` counts (``indicators.NEEDED``, ``source_id``, ``is_repeat`` when persons ran),
-    each as it stood at ``as_of``: what the report lists behind each figure (``indicators.month_cases``)."""
+def load_month_cases(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
+                     extra_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """The cases ``month_stats`` counts (``indicators.NEEDED``, ``source_id``, ``is_repeat`` when persons ran,
+    and ``extra_columns``), each as it stood at ``as_of``: what the report lists behind each figure
+    (``indicators.month_cases``)."""
     from riskwatch.indicators import NEEDED
     from riskwatch.store.persons import load_matters
 
-    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", *DUE_NEEDED])
+    columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), "source_id", *DUE_NEEDED, *extra_columns])
     # what the month's figures can touch: the cases received since the same month a year earlier (同比),
     # and older ones still open when the month began; no texts or addresses
     since = (month - 12).start_time

@@ -45,7 +45,7 @@ def assignment_lists(items: pd.DataFrame, events: pd.DataFrame, staff: Sequence[
     for leader in sorted((m for m in staff if m.role == "county_leader"), key=lambda m: m.id):
         mine = owned[owned["owner_id"] == leader.id]
         if len(mine):
-            out.append(AssignmentList(f"包案清单_{_region_name(regions, leader.region)}_{leader.name}",
+            out.append(AssignmentList(f"包案清单_{region_label(regions, leader.region)}_{leader.name}",
                                       f"领导包案清单 · {leader.name}（{leader.title}） · 截至 {day}",
                                       _rows(mine, events, by_id, taxonomy, regions, names)))
     townships = sorted({m.region for m in staff if m.role == "township_leader"}
@@ -57,8 +57,8 @@ def assignment_lists(items: pd.DataFrame, events: pd.DataFrame, staff: Sequence[
         local_owners = {o for o, t in home.items() if t == town and by_id[o].role != "county_leader"}
         local = owned[owned["owner_id"].isin(local_owners)]
         if len(local):
-            out.append(AssignmentList(f"包案清单_{_region_name(regions, town)}",
-                                      f"乡镇（街道）包案清单 · {_region_name(regions, town)} · 截至 {day}",
+            out.append(AssignmentList(f"包案清单_{region_label(regions, town)}",
+                                      f"乡镇（街道）包案清单 · {region_label(regions, town)} · 截至 {day}",
                                       _rows(local, events, by_id, taxonomy, regions, names)))
     return out
 
@@ -85,9 +85,9 @@ def _rows(items: pd.DataFrame, events: pd.DataFrame, staff: Mapping[str, StaffMe
         latest = own[own["kind"].isin(PERSON_ACTIONS)]
         owner = staff[item.owner_id]
         rows.append({
-            "序号": n, "等级": GRADE_LABELS[Grade(item.grade)], "事项": _subject(item, taxonomy, regions, names),
+            "序号": n, "等级": GRADE_LABELS[Grade(item.grade)], "事项": subject_label(item, taxonomy, regions, names),
             "类别": taxonomy.label(item.category_code) if item.category_code in taxonomy.categories else "",
-            "区域": _region_name(regions, item.region_code), "研判依据": item.sentence,
+            "区域": region_label(regions, item.region_code), "研判依据": item.sentence,
             "包案人": owner.name, "职务": owner.title,
             "交办日期": f"{pd.Timestamp(handed['at'].iloc[-1]):%Y-%m-%d}" if len(handed) else "",
             "化解期限": f"{pd.Timestamp(item.due_at):%Y-%m-%d}" if pd.notna(item.due_at) else "",
@@ -97,7 +97,7 @@ def _rows(items: pd.DataFrame, events: pd.DataFrame, staff: Mapping[str, StaffMe
     return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
 
-def _subject(item: object, taxonomy: Taxonomy, regions: RegionTree, names: Mapping[str, str]) -> str:
+def subject_label(item: object, taxonomy: Taxonomy, regions: RegionTree, names: Mapping[str, str]) -> str:
     kind, sid = item.subject_kind, str(item.subject_id)
     if kind == "person":
         return f"信访人 {names.get(sid, '（无名）')}（{sid}）"
@@ -107,10 +107,10 @@ def _subject(item: object, taxonomy: Taxonomy, regions: RegionTree, names: Mappi
         return f"案件 {sid.split(':', 1)[-1]}"
     parts = sid.split(":")  # hotspot: <freq>:<category>:<region>
     cat = taxonomy.label(parts[1]) if len(parts) == 3 and parts[1] in taxonomy.categories else "全部类别"
-    return f"热点 {cat} · {_region_name(regions, parts[-1])}"
+    return f"热点 {cat} · {region_label(regions, parts[-1])}"
 
 
-def _region_name(regions: RegionTree, code: object) -> str:
+def region_label(regions: RegionTree, code: object) -> str:
     text = "" if code is None or code != code else str(code)
     while text and text not in regions.regions:
         text = text[:-1]
