@@ -3,7 +3,7 @@
     python benchmarks/demo.py [--keep DIR]
 
 Runs the README's demo command (`riskwatch demo`) on a fresh database in a temporary folder and reports the
-wall time of each of its seven steps (the demo prints them), the whole command, and the largest resident set
+wall time of each of its eight steps (the demo prints them), the whole command, and the largest resident set
 of its processes. The machine probe (a pure-Python loop and a NumPy matrix product, median of five) is
 printed first so that figures taken on machines of different speed can be compared: the project's machines
 are all 2 cores and 24 GiB, but not all equally fast.
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 STEP = re.compile(r"^\s*(?:.*\S)?\s*\((\d+) s\)\s*$")
-STEP_NAMES = ("synth", "ingest", "stats", "forecast", "persons", "detect", "ledger")
+STEP_NAMES = ("synth", "ingest", "stats", "forecast", "persons", "detect", "ledger", "report")
 
 
 def machine_probe() -> dict[str, float]:

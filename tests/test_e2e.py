@@ -173,8 +173,12 @@ def test_demo_command_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "受理量" in result.output
     assert "未来 4 周受理量预测" in result.output and "forecast run" in result.output
     assert "重复信访人" in result.output and "最大的群体" in result.output   # persons, masked
-    assert "6/7 detecting" in result.output and "预警信号（" in result.output   # the latest week's signals
-    assert "7/7 the risk ledger" in result.output and "risk items from" in result.output
+    assert "6/8 detecting" in result.output and "预警信号（" in result.output   # the latest week's signals
+    assert "7/8 the risk ledger" in result.output and "risk items from" in result.output
+    assert "8/8 the monthly report" in result.output
+    pdfs = sorted((tmp_path / "reports").glob("*.pdf"))
+    assert [p.name.split("_")[0] for p in pdfs] == ["周风险研判简报", "月度风险预警报告"]
+    assert all(str(p.resolve()) in result.output for p in pdfs)
     lists = list((tmp_path / "reports" / "lists").rglob("*.xlsx"))
     assert f"{len(lists)} case-assignment lists" in result.output
     assert (tmp_path / "var" / "riskwatch.db").exists()

@@ -58,34 +58,37 @@ def demo(ctx: Context, out: Path, years: int, seed: int, scale: float) -> None:
 
     clock = _StepClock()
     end_day = _last_month_end(date.today())
-    click.echo(f"1/7 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
+    click.echo(f"1/8 synthesizing {years} years of {ctx.settings.city_name} up to {end_day} into {out} ...")
     summary = generate_city(ctx.settings, out, years=years, seed=seed, end=end_day, scale=scale)
     click.echo(f"    {summary}{clock.lap()}")
-    click.echo(f"2/7 ingesting into {_safe_url(ctx.db_url)} ...")
+    click.echo(f"2/8 ingesting into {_safe_url(ctx.db_url)} ...")
     sources = [out / name for name in sorted(ctx.settings.mappings) if (out / name).is_dir()]
     updates = out / "updates"
     failed = _ingest(ctx, sources + ([updates] if updates.is_dir() else []), None)
     click.echo(clock.lap().strip())
     month = pd.Period(end_day, "M")
-    click.echo(f"3/7 figures of {month}:")
+    click.echo(f"3/8 figures of {month}:")
     _print_stats(ctx, month, pd.Timestamp(end_day) + pd.Timedelta(hours=23, minutes=59, seconds=59))
     click.echo(clock.lap().strip())
-    click.echo("\n4/7 forecasting every category x area series, weekly ...")
+    click.echo("\n4/8 forecasting every category x area series, weekly ...")
     as_of = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
     forecast = _forecast_store(ctx, as_of, "W", None, "wls", None)
     _print_forecast_digest(ctx, forecast)
     click.echo(clock.lap().strip())
-    click.echo("\n5/7 resolving persons, repeat petitions and groups ...")
+    click.echo("\n5/8 resolving persons, repeat petitions and groups ...")
     _persons_store(ctx, full=True)
     click.echo(clock.lap().strip())
-    click.echo(f"\n6/7 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
+    click.echo(f"\n6/8 detecting spikes and rises, week by week over the last {DEMO_DETECT_WEEKS} weeks "
                "(signals carry over from one week to the next) ...")
     _demo_detect(ctx, pd.Timestamp(as_of))
     click.echo(clock.lap().strip())
-    click.echo("\n7/7 the risk ledger: grades, owners, deadlines, and the leaders' lists ...")
+    click.echo("\n7/8 the risk ledger: grades, owners, deadlines, and the leaders' lists ...")
     lists = _demo_ledger(ctx, as_of)
     click.echo(clock.lap().strip())
-    _print_demo_outputs(ctx, out, forecast.run_id, clock.total(), lists)
+    click.echo(f"\n8/8 the monthly report of {month} and the briefing of the last week ...")
+    reports = _demo_reports(ctx, month, pd.Timestamp(end_day))
+    click.echo(clock.lap().strip())
+    _print_demo_outputs(ctx, out, forecast.run_id, clock.total(), lists, reports)
     if failed:
         sys.exit(1)
 
@@ -122,7 +125,21 @@ def _demo_ledger(ctx: Context, as_of: datetime) -> Path:
     return folder
 
 
-def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: float, lists: Path) -> None:
+def _demo_reports(ctx: Context, month: pd.Period, last_day: pd.Timestamp) -> list[Path]:
+    """The last full month's report and the briefing of the last full week up to ``last_day``; their PDFs."""
+    from riskwatch.cli.report import REPORTS_DIR, _echo_files, write_monthly, write_weekly
+    from riskwatch.pipeline.report import default_as_of
+
+    week = pd.Period(last_day - pd.Timedelta(days=(last_day.weekday() + 1) % 7), "W-SUN")
+    monthly = write_monthly(ctx, month, default_as_of(month), REPORTS_DIR)
+    _echo_files(monthly)
+    weekly = write_weekly(ctx, week, default_as_of(week), REPORTS_DIR)
+    _echo_files(weekly)
+    return [monthly.pdf, weekly.pdf]
+
+
+def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: float, lists: Path,
+                        reports: list[Path]) -> None:
     """Where everything the demo made went, and the commands that open it."""
     files = sorted(p for p in out.rglob("*") if p.is_file() and "truth" not in p.relative_to(out).parts)
     truth = out / "truth"
@@ -133,6 +150,8 @@ def _print_demo_outputs(ctx: Context, out: Path, forecast_run: int, seconds: flo
     click.echo(f"  store          {_store_location(ctx.db_url)}  (cases, quarantine, forecast run {forecast_run}, "
                "persons, signals, the risk ledger)")
     click.echo(f"  lists          {lists.resolve()}/  (领导包案清单, XLSX to print and CSV)")
+    for path in reports:
+        click.echo(f"  report         {path.resolve()}  (with .html and the .xlsx annex beside it)")
     click.echo("  look further   riskwatch items --grade red | riskwatch items show KEY | riskwatch signals | "
                f"riskwatch persons show PERSON_ID | riskwatch forecast --show W:*:{ctx.settings.regions.root} "
                "--chart city.png")

@@ -143,7 +143,7 @@ def weekly_counts(cases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -
     monday = (start - pd.Timedelta(days=start.weekday())).normalize()
     index = pd.date_range(monday, end, freq="W-MON")
     got = cases[(cases[S.RECEIVED_AT] >= monday) & (cases[S.RECEIVED_AT] <= end)]
-    weeks = got[S.RECEIVED_AT].dt.normalize() - pd.to_timedelta(got[S.RECEIVED_AT].dt.weekday, unit="D")
+    weeks = got[S.RECEIVED_AT].dt.normalize() - pd.to_timedelta(got[S.RECEIVED_AT].dt.day_of_week, unit="D")
     counts = weeks.value_counts().reindex(index, fill_value=0)
     return pd.DataFrame({"ds": index, "y": counts.to_numpy()})
 
