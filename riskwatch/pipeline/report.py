@@ -50,7 +50,7 @@ def weekly_inputs(session: Session, settings: Settings, week: pd.Period, as_of: 
     from riskwatch.indicators import NEEDED
 
     columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), S.SOURCE_ID, S.REGION_CODE, *DUE_NEEDED])
-    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=start)
+    cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=start, as_of=as_of)
     return _inputs(session, settings, week, as_of, cases)
 
 
