@@ -60,10 +60,20 @@ def test_a_past_month_is_reproduced_after_later_exports_change_its_cases(
     assert result.exit_code == 0, result.output
     before, read_before = stats_outputs(small_config, url), readings(small_config, url)
     assert "受理量 0 件" not in before[("--month", "2023-10", "--level", "2")]
+    report = ("report", "monthly", "--month", "2023-10", "--out")
+    assert run(small_config, url, *report, str(tmp_path / "before")).exit_code == 0
 
     assert ingest(small_config, url, small_city).exit_code == 0   # later years and updates/
     after, read_after = stats_outputs(small_config, url), readings(small_config, url)
     assert after == before
+    # the month's report itself, run again later on the same store: the same pages, the same case lists
+    assert run(small_config, url, *report, str(tmp_path / "after")).exit_code == 0
+    for ext in ("pdf", "html"):
+        name = f"月度风险预警报告_2023-10.{ext}"
+        assert (tmp_path / "after" / name).read_bytes() == (tmp_path / "before" / name).read_bytes(), name
+    lists = sorted(p.relative_to(tmp_path / "before") for p in (tmp_path / "before").rglob("*.html"))
+    assert len(lists) > 5 and all((tmp_path / "before" / p).read_bytes() == (tmp_path / "after" / p).read_bytes()
+                                  for p in lists)
     for name in ("series", "catalog", "monthly", "detect", "ledger"):
         pd.testing.assert_frame_equal(read_after[name], read_before[name], obj=name)
     # not vacuous: the later exports did change these cases' latest state
