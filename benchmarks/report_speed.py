@@ -1,6 +1,6 @@
 """Time `riskwatch report monthly` and `riskwatch report weekly` from the command line (issue 14's targets:
-a month within 20 s, a week within 10 s, PDF + HTML + XLSX), on a copy of a store (default: the replay's demo
-store), median of N runs each, with the machine's load beside them.
+a month within 20 s, a week within 10 s, PDF + HTML + XLSX), on a copy of a store (default:
+var/riskwatch.db, which riskwatch demo makes), median of N runs each, with the machine's load beside them.
 
     python benchmarks/report_speed.py [--db PATH] [--month 2026-11] [--week 2026-W47] [--runs 3]
 """
@@ -28,7 +28,7 @@ def timed(args: list[str], cwd: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", type=Path, default=Path("/work/replay/var/riskwatch.db"))
+    parser.add_argument("--db", type=Path, default=Path("var/riskwatch.db"), help="a store (riskwatch demo makes one)")
     parser.add_argument("--month", default="2026-11")
     parser.add_argument("--week", default="2026-W47")
     parser.add_argument("--runs", type=int, default=3)

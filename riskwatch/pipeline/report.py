@@ -51,11 +51,13 @@ def weekly_inputs(session: Session, settings: Settings, week: pd.Period, as_of: 
 
     columns = dict.fromkeys([*(c for c in NEEDED if c != DUE), S.SOURCE_ID, S.REGION_CODE, *DUE_NEEDED])
     cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=start, as_of=as_of)
-    return _inputs(session, settings, week, as_of, cases)
+    return _inputs(session, settings, week, as_of, cases, with_persons=False)
 
 
 def _inputs(session: Session, settings: Settings, period: pd.Period, as_of: pd.Timestamp,
-            cases: pd.DataFrame) -> ReportInputs:
+            cases: pd.DataFrame, with_persons: bool = True) -> ReportInputs:
+    """What a report reads besides the cases; ``with_persons=False`` (the briefing, which shows no persons
+    or groups of their own) skips the person records and the groups, the slowest reads."""
     from riskwatch.persons.profile import display_name
     from riskwatch.report.monthly import top_persons
     from riskwatch.store import detect as detect_store
@@ -66,10 +68,11 @@ def _inputs(session: Session, settings: Settings, period: pd.Period, as_of: pd.T
     forecast = _forecast_run(session, known)
     signals = _volume_signals(session, period, known)
     shifts = detect_store.load_shifts(session, "W", period.end_time)
-    records = persons_store.load_person_records(session)
+    records = persons_store.load_person_records(session) if with_persons else pd.DataFrame()
     person_cases = records[["person_id", S.SOURCE, S.SOURCE_ID]].drop_duplicates() if len(records) else \
         pd.DataFrame(columns=["person_id", S.SOURCE, S.SOURCE_ID])
-    groups, members, group_cases = persons_store.load_groups(session)
+    groups, members, group_cases = persons_store.load_groups(session) if with_persons else \
+        (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     events = ledger_store.load_events(session, until=known.to_pydatetime())
     items = ledger_store.load_items(session)
     ledger = ledger_as_of(events, known) if len(events) else pd.DataFrame()
