@@ -29,7 +29,11 @@ SIGNAL_HISTORY_WEEKS = 30
 
 
 def default_as_of(period: pd.Period) -> pd.Timestamp:
-    """The end of the period (its last second): what a report shows unless asked otherwise."""
+    """What a report shows unless asked otherwise: a month as it stood at its end (the report is issued on
+    the 1st, with that night's forecast and ledger); a week as it stood at the end of the Monday after it,
+    the day of the risk review meeting the briefing is for (with that Monday's detect run and ledger)."""
+    if period.freqstr.startswith("W"):
+        return (period.end_time + pd.Timedelta(days=1)).floor("s")
     return period.end_time.floor("s")
 
 

@@ -41,6 +41,9 @@ FORECAST_WEEKS = 4
 AHEAD_DAYS = 42
 
 
+BRIEFING_ITEMS = 10  # new and raised red / yellow items listed with their reasons
+
+
 def week_title(week: pd.Period) -> str:
     iso = week.start_time.isocalendar()
     end = week.start_time + pd.Timedelta(days=6)
@@ -99,11 +102,18 @@ def _items(inputs: ReportInputs) -> Section:
     got = led[led[S.ITEM_KEY].isin(keys) & led["grade"].isin([S.Grade.RED.value, S.Grade.YELLOW.value])]
     from riskwatch.report.sections import items_table
 
-    table = items_table(inputs, got, "w-items", "本周新增及升级的红色、黄色事项", "本周没有新增或升级的红色、黄色事项。")
+    # a briefing stays within a few pages: red first, the nearest deadlines (as the ledger stood at the as-of),
+    # with their reasons; the rest are in the leaders' lists
+    shown = got.assign(_r=got["grade"].map({S.Grade.RED.value: 0, S.Grade.YELLOW.value: 1})) \
+        .sort_values(["_r", "due_at", S.ITEM_KEY]).head(BRIEFING_ITEMS).drop(columns=["_r"])
+    caption = "本周新增及升级的红色、黄色事项" + (f"（期限最近的 {len(shown)} 项）" if len(shown) < len(got) else "")
+    table = items_table(inputs, shown, "w-items", caption, "本周没有新增或升级的红色、黄色事项。")
     counts = ledger_counts_table(inputs, "w-ledger", "本周")
     waiting = led[led["status"] == "new"]
-    text = Paragraph((Sentence(f"本周新增或升级的红色、黄色事项 {len(got)} 项（见表）；台账中待研判事项 {len(waiting)} 项，"
-                               f"请研判会逐项确认、监测或排除。", ref="w-items"),))
+    rest = (f"表中列出红色在前、化解期限最近的 {len(shown)} 项，全部见领导包案清单（riskwatch items lists）；"
+            if len(shown) < len(got) else "")
+    text = Paragraph((Sentence(f"本周新增或升级的红色、黄色事项 {len(got)} 项（见表）；{rest}台账中待研判事项 "
+                               f"{len(waiting)} 项，请研判会逐项确认、监测或排除。", ref="w-items"),))
     return Section("新增及升级的红黄事项", (text, table, counts))
 
 
