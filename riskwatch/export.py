@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +61,19 @@ class SheetLayout:
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path,
-               layouts: Mapping[str, SheetLayout] | None = None) -> None:
+               layouts: Mapping[str, SheetLayout] | None = None, created: datetime | None = None) -> None:
     """Write one sheet per frame (name -> frame, names cut to Excel's 31 characters) with XlsxWriter;
     text cells neutralized and always written as text, never as formulas, numbers or links. A sheet with a
-    ``SheetLayout`` (by the same name) is laid out to be printed."""
+    ``SheetLayout`` (by the same name) is laid out to be printed. ``created``: the workbook's creation date
+    (default now); a report gives its as-of, so that a re-run writes the same bytes."""
     import xlsxwriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False,
                                          "default_date_format": "yyyy-mm-dd hh:mm:ss", "nan_inf_to_errors": True})
+    if created is not None:
+        wb.set_properties({"created": created})
     try:
         for name, frame in sheets.items():
             ws = wb.add_worksheet(str(name)[:31])

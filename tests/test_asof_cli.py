@@ -68,7 +68,7 @@ def test_a_past_month_is_reproduced_after_later_exports_change_its_cases(
     assert after == before
     # the month's report itself, run again later on the same store: the same pages, the same case lists
     assert run(small_config, url, *report, str(tmp_path / "after")).exit_code == 0
-    for ext in ("pdf", "html"):
+    for ext in ("pdf", "html", "xlsx"):
         name = f"月度风险预警报告_2023-10.{ext}"
         assert (tmp_path / "after" / name).read_bytes() == (tmp_path / "before" / name).read_bytes(), name
     lists = sorted(p.relative_to(tmp_path / "before") for p in (tmp_path / "before").rglob("*.html"))

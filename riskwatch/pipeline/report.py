@@ -72,8 +72,9 @@ def _inputs(session: Session, settings: Settings, period: pd.Period, as_of: pd.T
     forecast = _forecast_run(session, known)
     signals = _volume_signals(session, period, known)
     shifts = detect_store.load_shifts(session, "W", period.end_time)
-    records = persons_store.load_person_records(session) if with_persons else pd.DataFrame()
-    person_cases = records[["person_id", S.SOURCE, S.SOURCE_ID]].drop_duplicates() if len(records) else \
+    # the petitioners of the cases read (a day's margin: a receipt time may be stored more precisely later)
+    since = (cases[S.RECEIVED_AT].min() - pd.Timedelta(days=1)).to_pydatetime() if len(cases) else None
+    person_cases = persons_store.load_case_persons(session, since) if with_persons and len(cases) else \
         pd.DataFrame(columns=["person_id", S.SOURCE, S.SOURCE_ID])
     groups, members, group_cases = persons_store.load_groups(session) if with_persons else \
         (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())

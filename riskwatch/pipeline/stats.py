@@ -35,7 +35,10 @@ def load_month_cases(session: Session, settings: Settings, month: pd.Period, as_
     # each case as it stood at as_of: a later export that closes, escalates or reclassifies it changes nothing
     cases = cases_with_due(session, settings, end=as_of, columns=list(columns), start=since, open_at=month.start_time,
                            as_of=as_of)
-    matters = load_matters(session)
+    # only the loaded cases' repeat flags (the month's figures count repeats among the month's cases)
+    matters = load_matters(session, columns=["source", "source_id", "is_repeat"],
+                           received_since=(cases["received_at"].min() - pd.Timedelta(days=1)).to_pydatetime()) if len(cases) else \
+        pd.DataFrame(columns=["source", "source_id", "is_repeat"])
     if len(matters):
         cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
     return cases

@@ -16,6 +16,7 @@ without tables gets one sheet saying so.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -79,7 +80,9 @@ def write_annex(document: Document, path: Path) -> Path:
         head = pd.DataFrame({"说明": [document.empty if document.is_empty else NO_TABLES]})
     ordered = {INDEX_SHEET: head, **sheets}
     layouts[INDEX_SHEET] = _layout(title, head)
-    write_xlsx(ordered, Path(path), layouts)
+    as_of = document.as_of
+    created = as_of if isinstance(as_of, datetime) else datetime.combine(as_of, datetime.min.time())
+    write_xlsx(ordered, Path(path), layouts, created=created)
     return Path(path)
 
 

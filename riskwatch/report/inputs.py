@@ -11,7 +11,8 @@ Frames (columns):
 - ``signals``: the volume signals (spike, rise, level shift) of the detect runs that scored a week of the
   period, the latest state of each (``store.detect`` state layout);
 - ``shifts``: level shifts confirmed by then (``series_id, start, ratio, confirmed``);
-- ``person_cases``: ``person_id, source, source_id`` (the register); ``person_names``: person -> masked name;
+- ``person_cases``: ``person_id, source, source_id`` (the petitioners of the cases read, from the register);
+  ``person_names``: person -> masked name;
 - ``groups`` / ``members`` / ``group_cases``: the groups of the last persons run (``schema.GROUP_COLUMNS`` ...);
 - ``items``: the ledger's items (``assign.ITEM_COLUMNS``, latest description) and ``ledger``: their grade,
   owner, deadline and status as they stood at ``as_of`` (``assign.ledger_as_of``); ``events``: the items'

@@ -96,6 +96,17 @@ def load_person_records(session: Session, person_id: str | None = None) -> pd.Da
     return rows_frame(rows, list(PERSON_RECORD_COLUMNS))
 
 
+def load_case_persons(session: Session, received_since: datetime | None = None) -> pd.DataFrame:
+    """Who petitioned in each case (``person_id, source, source_id``, distinct), of every case or of the cases
+    received since ``received_since``: the register without the rest of its columns."""
+    c, k = person_records_table.c, cases_table.c
+    stmt = select(c.person_id, c.source, c.source_id).distinct().order_by(c.source, c.source_id, c.person_id)
+    if received_since is not None:
+        stmt = stmt.join(cases_table, (k.source == c.source) & (k.source_id == c.source_id)) \
+            .where(k.received_at >= received_since)
+    return rows_frame(session.connection().execute(stmt).all(), ["person_id", S.SOURCE, S.SOURCE_ID])
+
+
 def save_person_records(session: Session, rows: pd.DataFrame, remove: Iterable[str] = (),
                         replace_all: bool = False) -> None:
     """Write register rows (``PERSON_RECORD_COLUMNS``): with ``replace_all`` the register becomes exactly
@@ -243,14 +254,21 @@ def save_matters(session: Session, matters: pd.DataFrame) -> None:
         conn.execute(insert(t), rows[i:i + _CHUNK])
 
 
-def load_matters(session: Session, source_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """The matters and repeats of every case (``REPEAT_COLUMNS``), or of the cases with ``source_ids``."""
+def load_matters(session: Session, source_ids: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+                 received_since: datetime | None = None) -> pd.DataFrame:
+    """The matters and repeats of every case (``REPEAT_COLUMNS``, or those of ``columns``), or of the cases
+    with ``source_ids``, or of the cases received since ``received_since``."""
     c = case_matters_table.c
-    stmt = select(*[c[n] for n in REPEAT_COLUMNS]).order_by(c.source, c.source_id)
+    names = list(columns) if columns is not None else list(REPEAT_COLUMNS)
+    stmt = select(*[c[n] for n in names]).order_by(c.source, c.source_id)
     if source_ids is not None:
         stmt = stmt.where(c.source_id.in_(sorted(set(source_ids))))
+    if received_since is not None:
+        k = cases_table.c
+        stmt = stmt.join(cases_table, (k.source == c.source) & (k.source_id == c.source_id)) \
+            .where(k.received_at >= received_since)
     rows = session.connection().execute(stmt).all()
-    return rows_frame(rows, list(REPEAT_COLUMNS))
+    return rows_frame(rows, names)
 
 
 def save_groups(session: Session, groups: pd.DataFrame, members: pd.DataFrame, group_cases: pd.DataFrame) -> None:
