@@ -36,3 +36,28 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], workers: int) -> Itera
         futures = [pool.submit(fn, chunk) for chunk in chunks]
         for fut in futures:
             yield fut.result()
+
+
+class Beside:
+    """``fn(*args)`` run in a forked child while this process goes on (in this process, at once, where only
+    one core is available); ``wait()`` returns when it is done and raises if it failed. The child inherits
+    the arguments (nothing is pickled) and returns nothing: it is for work that writes a file."""
+
+    def __init__(self, fn: Callable[..., object], *args: object) -> None:
+        import os
+
+        self.process = None
+        if (os.cpu_count() or 1) < 2:
+            fn(*args)
+            return
+        self.process = multiprocessing.get_context("fork").Process(target=fn, args=args, daemon=True)
+        self.process.start()
+        self.name = getattr(fn, "__name__", "work")
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        self.process.join()
+        if self.process.exitcode != 0:
+            raise RuntimeError(f"{self.name} failed in its process (exit code {self.process.exitcode}); "
+                               "its error is printed above")

@@ -376,3 +376,20 @@ def test_write_document_and_a_briefing_without_contents(tmp_path: Path) -> None:
     first = flat(PdfReader(files.pdf).pages[0].extract_text())
     assert "目录" not in first and "一、重复信访与群体" in first                    # the body follows the title
     assert "目录" not in files.html.read_text(encoding="utf-8")
+
+
+def _write_text(path: Path, text: str) -> None:
+    if text == "fail":
+        raise ValueError("cannot write")
+    path.write_text(text, encoding="utf-8")
+
+
+def test_work_beside_writes_its_file_and_a_failure_is_raised(tmp_path: Path) -> None:
+    from riskwatch.parallel import Beside
+
+    ok = Beside(_write_text, tmp_path / "a.txt", "附表")
+    ok.wait()
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "附表"
+    bad = Beside(_write_text, tmp_path / "b.txt", "fail")
+    with pytest.raises((RuntimeError, ValueError)):
+        bad.wait()
