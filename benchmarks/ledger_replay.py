@@ -15,7 +15,8 @@ risk ledger against a simple baseline rule (issue 13).
    with an office that behaves the same every week: the Monday meeting confirms every new item, owners
    acknowledge at once, report progress each week on an item whose subject still signals (so its deadline
    is extended, not escalated) and resolve it once its subject has had no open signal for ``--quiet-weeks``
-   Mondays, and an analyst verifies the resolution a week later. ``--scale`` multiplies the yellow and red
+   Mondays, and an analyst verifies the resolution a week later; the meeting lowers every grade the review
+   proposes (``stale_grades``: no run has supported it for four weeks) unless ``--lower-stale no``. ``--scale`` multiplies the yellow and red
    thresholds, to see the trade between load and warning.
 4. Baseline, on the same subjects (the persons and groups of the persons run) and Mondays: yellow for 3 or
    more cases in 90 days or a case at the city level or above in the last year, red for a case at the
