@@ -16,6 +16,7 @@ from riskwatch.assign.lifecycle import (
     needs_owner,
     record_owners,
     run_ledger,
+    stale_grades,
 )
 from riskwatch.config import load_settings
 from riskwatch.schema import Grade
@@ -250,8 +251,6 @@ def test_progress_reported_by_the_deadline_extends_it_and_silence_after_that_esc
 
 
 def test_a_grade_no_run_has_supported_for_four_weeks_is_proposed_for_review_and_lowered_by_override() -> None:
-    from riskwatch.assign.lifecycle import stale_grades
-
     led = Ledger()
     led.run(MON, ("person:P1", "red", 95.0, ["s1"]), ("person:P2", "yellow", 50.0, ["s2"]))
     weeks = [MON + pd.Timedelta(weeks=k) for k in range(1, 6)]
@@ -276,8 +275,6 @@ def test_a_grade_no_run_has_supported_for_four_weeks_is_proposed_for_review_and_
 
 
 def test_an_escalation_for_a_missed_deadline_is_not_a_stale_grade() -> None:
-    from riskwatch.assign.lifecycle import stale_grades
-
     led = Ledger()
     led.run(MON, ("person:P1", "blue", 20.0, ["s1"]))
     led.act("person:P1", "confirm", "A3399000", MON, "确认")

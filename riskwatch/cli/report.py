@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
 from riskwatch.cli import Context, _fail, cli, pass_ctx
+
+if TYPE_CHECKING:
+    from riskwatch.report.output import ReportFiles
 
 REPORTS_DIR = Path("reports")
 
@@ -47,7 +51,7 @@ def monthly(ctx: Context, month: str, as_of: datetime | None, out: Path) -> None
 @report.command()
 @click.option("--week", required=True, help="ISO week YYYY-Www, e.g. 2026-W47")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Show what was known at the end of this day (default: the week's Sunday).")
+              help="Show what was known at the end of this day (default: the Monday after the week, the meeting's day).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=REPORTS_DIR, show_default=True,
               help="Folder to write into.")
 @pass_ctx
@@ -71,20 +75,20 @@ def iso_week(text: str) -> pd.Period:
     return pd.Period(monday, "W-SUN")
 
 
-def write_monthly(ctx: Context, month: pd.Period, as_of: pd.Timestamp, out: Path):  # type: ignore[no-untyped-def]
+def write_monthly(ctx: Context, month: pd.Period, as_of: pd.Timestamp, out: Path) -> ReportFiles:
     from riskwatch.pipeline.report import write_monthly_report
 
     with ctx.session() as session:
         return write_monthly_report(session, ctx.settings, month, as_of, out)
 
 
-def write_weekly(ctx: Context, week: pd.Period, as_of: pd.Timestamp, out: Path):  # type: ignore[no-untyped-def]
+def write_weekly(ctx: Context, week: pd.Period, as_of: pd.Timestamp, out: Path) -> ReportFiles:
     from riskwatch.pipeline.report import write_weekly_briefing
 
     with ctx.session() as session:
         return write_weekly_briefing(session, ctx.settings, week, as_of, out)
 
 
-def _echo_files(files: object) -> None:
-    for kind in ("pdf", "html", "xlsx"):
-        click.echo(f"  {kind:5} {Path(getattr(files, kind)).resolve()}")
+def _echo_files(files: ReportFiles) -> None:
+    for kind, path in (("pdf", files.pdf), ("html", files.html), ("xlsx", files.xlsx)):
+        click.echo(f"  {kind:5} {Path(path).resolve()}")

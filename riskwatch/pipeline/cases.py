@@ -4,7 +4,7 @@ in their latest state or as known at a past time (``store.history``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -19,6 +19,15 @@ def working_dates(start: date, end: date) -> list[date]:
     """The official working days between two dates (holidays and adjusted working days applied)."""
     days = (end - start).days + 1
     return [d for d in (start + timedelta(i) for i in range(days)) if cal.is_working_day(d)]
+
+
+def received_since(cases: pd.DataFrame) -> datetime | None:
+    """The time from which to read what belongs to ``cases`` (their repeat flags, their petitioners) by the
+    stored receipt time: a day before the earliest, since a later export may store a receipt time more
+    precisely than the version read as of a date; None for no cases."""
+    if cases.empty:
+        return None
+    return (pd.to_datetime(cases["received_at"]).min() - pd.Timedelta(days=1)).to_pydatetime()
 
 
 def cases_with_due(session: Session, settings: Settings, end: pd.Timestamp | None = None,

@@ -18,7 +18,7 @@ from riskwatch import calendar as cal
 from riskwatch import schema as S
 from riskwatch.assign import ledger_as_of
 from riskwatch.config import Settings
-from riskwatch.pipeline.cases import cases_with_due
+from riskwatch.pipeline.cases import cases_with_due, received_since
 from riskwatch.pipeline.stats import load_month_cases
 from riskwatch.report.inputs import ReportInputs
 from riskwatch.report.output import ReportFiles
@@ -72,9 +72,8 @@ def _inputs(session: Session, settings: Settings, period: pd.Period, as_of: pd.T
     forecast = _forecast_run(session, known)
     signals = _volume_signals(session, period, known)
     shifts = detect_store.load_shifts(session, "W", period.end_time)
-    # the petitioners of the cases read (a day's margin: a receipt time may be stored more precisely later)
-    since = (cases[S.RECEIVED_AT].min() - pd.Timedelta(days=1)).to_pydatetime() if len(cases) else None
-    person_cases = persons_store.load_case_persons(session, since) if with_persons and len(cases) else \
+    # the petitioners of the cases read
+    person_cases = persons_store.load_case_persons(session, received_since(cases)) if with_persons and len(cases) else \
         pd.DataFrame(columns=["person_id", S.SOURCE, S.SOURCE_ID])
     groups, members, group_cases = persons_store.load_groups(session) if with_persons else \
         (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from riskwatch.config import Settings
 from riskwatch.deadlines import DUE, DUE_NEEDED
 from riskwatch.indicators import MonthStats, compute_month_stats
-from riskwatch.pipeline.cases import cases_with_due
+from riskwatch.pipeline.cases import cases_with_due, received_since
 
 
 def month_stats(session: Session, settings: Settings, month: pd.Period, as_of: pd.Timestamp,
@@ -37,7 +37,7 @@ def load_month_cases(session: Session, settings: Settings, month: pd.Period, as_
                            as_of=as_of)
     # only the loaded cases' repeat flags (the month's figures count repeats among the month's cases)
     matters = load_matters(session, columns=["source", "source_id", "is_repeat"],
-                           received_since=(cases["received_at"].min() - pd.Timedelta(days=1)).to_pydatetime()) if len(cases) else \
+                           received_since=received_since(cases)) if len(cases) else \
         pd.DataFrame(columns=["source", "source_id", "is_repeat"])
     if len(matters):
         cases = cases.merge(matters[["source", "source_id", "is_repeat"]], on=["source", "source_id"], how="left")
